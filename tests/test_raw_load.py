@@ -1,0 +1,217 @@
+"""The raw load against real files and a real DuckDB file: drift, quarantine, encodings, replacement.
+
+Files are written by hand here so each trap is visible in the test; expectations are counted
+from those bytes with the `csv` module, not read back from the loader's own bookkeeping.
+"""
+
+import csv
+import io
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from toast_assets.contract import BY_ENTITY
+from toast_assets.landing.lake import LocalLakeResource
+from toast_assets.landing.landing import land
+from toast_assets.landing.local_source import LocalExportTree
+from toast_assets.raw.duckdb_warehouse import DuckDBWarehouseResource
+from toast_assets.raw.load import load_raw
+from toast_assets.testing import load_raw_from_tree
+
+DAY = date(2026, 10, 8)
+ORDERS = BY_ENTITY["order_details"]
+ITEMS = BY_ENTITY["item_selection_details"]
+BIG_ID = "1300000015734303122"
+
+
+def order_row(order_id: str, total: str = "24.60", **overrides: str) -> dict[str, str]:
+    row = {h: "" for h in ORDERS.headers}
+    row.update(
+        {"Location": "Café Sur", "Order Id": order_id, "Order #": "1", "Opened": "10/8/26 5:18 PM", "Amount": "20.00",
+         "Tax": "1.60", "Tip": "3.00", "Gratuity": "0.00", "Total": total, "Voided": "false", "Dining Options": "Bar, Bar"}
+    )
+    row.update(overrides)
+    return row
+
+
+def write_csv(path: Path, headers: list[str], rows: list[list[str]], encoding: str = "utf-8", bom: bool = False) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + buffer.getvalue().encode(encoding))
+
+
+def day_folder(root: Path, location: str, day: date = DAY) -> Path:
+    return root / location / day.strftime("%Y%m%d")
+
+
+def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return conn.execute(sql, params or []).fetchall()
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> Path:
+    return tmp_path / "exports"
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse" / "toast.duckdb"
+
+
+def test_reordered_columns_extra_column_bom_and_big_ids(tree: Path, db: Path) -> None:
+    headers = list(ORDERS.headers)
+    rows = [order_row(f"13000000157343031{i:02d}") for i in range(3)]
+    write_csv(day_folder(tree, "185129") / "OrderDetails.csv", headers, [[r[h] for h in headers] for r in rows], bom=True)
+    shuffled = list(reversed(headers)) + ["Loyalty Tier"]
+    write_csv(
+        day_folder(tree, "185130") / "OrderDetails.csv",
+        shuffled,
+        [[order_row(BIG_ID).get(h, "gold") for h in shuffled]],
+    )
+    load_raw_from_tree(tree, db, [DAY])
+
+    got = query(db, "SELECT _location_id, order_id, location, dining_options, total, _extra, _row_number FROM toast_raw.order_details ORDER BY 1, 7")
+    assert [g[0] for g in got] == ["185129"] * 3 + ["185130"]
+    assert got[0][2] == "Café Sur"  # BOM did not leak into the first column, UTF-8 intact
+    assert got[-1][1] == BIG_ID  # 19 digits, never through a float
+    assert got[-1][3] == "Bar, Bar" and got[-1][4] == "24.60"
+    assert got[-1][5] == '{"Loyalty Tier":"gold"}'
+    assert [g[6] for g in got[:3]] == [1, 2, 3]
+    manifest = query(db, "SELECT location_id, encoding, unknown_headers FROM toast_raw.file_manifest ORDER BY 1")
+    assert manifest == [("185129", "utf-8-sig", "[]"), ("185130", "utf-8", '["Loyalty Tier"]')]
+
+
+def test_ragged_rows_quarantined_with_original_text_and_row_numbers(tree: Path, db: Path) -> None:
+    headers = list(ORDERS.headers)
+    good = [[order_row(f"{BIG_ID[:-2]}{i:02d}")[h] for h in headers] for i in range(6)]
+    good[2][ORDERS.headers.index("Tab Names")] = "Line one\nline two, with comma"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows(good[:3])
+    buffer.write("short,row\n")  # data row 4
+    writer.writerows(good[3:5])
+    buffer.write(",".join(good[5]) + ",surplus\n")  # data row 7: one field too many (unquoted)
+    path = day_folder(tree, "185129") / "OrderDetails.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(buffer.getvalue())
+
+    load_raw_from_tree(tree, db, [DAY])
+
+    loaded = query(db, "SELECT order_id, _row_number, tab_names FROM toast_raw.order_details ORDER BY _row_number")
+    assert [r[1] for r in loaded] == [1, 2, 3, 5, 6]
+    assert [r[0] for r in loaded] == [good[i][1] for i in (0, 1, 2, 3, 4)]
+    assert loaded[2][2] == "Line one\nline two, with comma"
+    quarantined = query(db, "SELECT row_number, rule, raw_record, location_id, business_date FROM toast_raw.quarantine ORDER BY 1")
+    assert [(q[0], q[1]) for q in quarantined] == [(4, "wrong_field_count"), (7, "wrong_field_count")]
+    assert quarantined[0][2] == "short,row"
+    assert quarantined[1][2].endswith(",surplus")
+    assert quarantined[0][3:] == ("185129", DAY)
+    assert query(db, "SELECT source_rows, loaded_rows, quarantined_rows FROM toast_raw.file_manifest") == [(7, 5, 2)]
+
+
+def test_latin1_file_and_utf8_file_with_a_damaged_row(tree: Path, db: Path) -> None:
+    headers = list(ORDERS.headers)
+    write_csv(day_folder(tree, "185129") / "OrderDetails.csv", headers, [[order_row(BIG_ID)[h] for h in headers]], encoding="latin-1")
+    good = [[order_row(f"{BIG_ID[:-1]}{i}")[h] for h in headers] for i in range(3)]
+    text = "\n".join(",".join(csv_quote(v) for v in row) for row in [headers, *good]) + "\n"
+    damaged = text.encode("utf-8").replace(b"Caf\xc3\xa9 Sur,1300000015734303121", b"Caf\xe9 Sur,1300000015734303121")
+    path = day_folder(tree, "185130") / "OrderDetails.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(damaged)
+
+    load_raw_from_tree(tree, db, [DAY])
+
+    assert query(db, "SELECT location FROM toast_raw.order_details WHERE _location_id = '185129'") == [("Café Sur",)]
+    assert query(db, "SELECT count(*) FROM toast_raw.order_details WHERE _location_id = '185130'") == [(2,)]
+    quarantined = query(db, "SELECT rule, raw_record, row_number FROM toast_raw.quarantine")
+    assert len(quarantined) == 1
+    rule, raw, row_number = quarantined[0]
+    assert rule == "invalid_encoding" and row_number == 2
+    assert raw.startswith("Caf\\xe9 Sur,1300000015734303121")
+    assert query(db, "SELECT location_id, encoding FROM toast_raw.file_manifest ORDER BY 1") == [("185129", "latin-1"), ("185130", "utf-8")]
+
+
+def csv_quote(value: str) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow([value])
+    return buffer.getvalue()
+
+
+def test_header_only_zero_byte_and_bom_only_files_are_empty_not_errors(tree: Path, db: Path) -> None:
+    write_csv(day_folder(tree, "185129") / "OrderDetails.csv", list(ORDERS.headers), [])
+    (day_folder(tree, "185130")).mkdir(parents=True)
+    (day_folder(tree, "185130") / "OrderDetails.csv").write_bytes(b"")
+    (day_folder(tree, "185131")).mkdir(parents=True)
+    (day_folder(tree, "185131") / "OrderDetails.csv").write_bytes(b"\xef\xbb\xbf")
+    load_raw_from_tree(tree, db, [DAY])
+    assert query(db, "SELECT count(*) FROM toast_raw.order_details") == [(0,)]
+    assert query(db, "SELECT count(*) FROM toast_raw.quarantine") == [(0,)]
+    assert query(db, "SELECT location_id, status, source_rows FROM toast_raw.file_manifest ORDER BY 1") == [
+        ("185129", "empty", 0), ("185130", "empty", 0), ("185131", "empty", 0)
+    ]
+
+
+def test_missing_required_column_rejects_the_file_into_quarantine(tree: Path, db: Path) -> None:
+    headers = [h for h in ITEMS.headers if h != "Item Selection Id"]
+    write_csv(day_folder(tree, "185129") / "ItemSelectionDetails.csv", headers, [["x"] * len(headers)] * 2)
+    result = load_raw_from_tree(tree, db, [DAY])
+    stats = result.for_entity("item_selection_details")[0]
+    assert stats.status == "rejected" and "Item Selection Id" in (stats.rejection or "")
+    rows = query(db, "SELECT rule, error_message, row_number FROM toast_raw.quarantine ORDER BY row_number")
+    assert [r[2] for r in rows] == [1, 2]
+    assert rows[0][0] == "file_rejected"
+    for needle in ("ItemSelectionDetails.csv", "185129", "2026-10-08", "Item Selection Id"):
+        assert needle in rows[0][1]
+    assert query(db, "SELECT count(*) FROM toast_raw.item_selection_details") == [(0,)]
+
+
+def test_reload_replaces_only_its_dates_and_lake_keeps_versions(tree: Path, db: Path, tmp_path: Path) -> None:
+    other = date(2026, 10, 9)
+    headers = list(ORDERS.headers)
+    for day, n in ((DAY, 3), (other, 2)):
+        write_csv(day_folder(tree, "185129", day) / "OrderDetails.csv", headers,
+                  [[order_row(f"{BIG_ID[:-3]}{day.day}{i:02d}")[h] for h in headers] for i in range(n)])
+    lake_root = tmp_path / "lake"
+    load_raw_from_tree(tree, db, [DAY, other], lake_root=lake_root)
+    load_raw_from_tree(tree, db, [DAY, other], lake_root=lake_root)
+    counts = "SELECT _business_date, count(*), count(DISTINCT order_id) FROM toast_raw.order_details GROUP BY 1 ORDER BY 1"
+    assert query(db, counts) == [(DAY, 3, 3), (other, 2, 2)]
+    before_other = query(db, "SELECT * EXCLUDE (_loaded_at) FROM toast_raw.order_details WHERE _business_date = ? ORDER BY _row_number", [other])
+
+    # A corrected re-delivery of one date: one more order, and a changed total.
+    rows = [[order_row(f"{BIG_ID[:-3]}{DAY.day}{i:02d}", total="30.00" if i == 0 else "24.60")[h] for h in headers] for i in range(4)]
+    path = day_folder(tree, "185129") / "OrderDetails.csv"
+    write_csv(path, headers, rows)
+    import os
+    os.utime(path, (1_900_000_000, 1_900_000_000))
+    load_raw_from_tree(tree, db, [DAY], lake_root=lake_root)
+
+    assert query(db, counts) == [(DAY, 4, 4), (other, 2, 2)]
+    assert query(db, "SELECT total FROM toast_raw.order_details WHERE _business_date = ? AND _row_number = 1", [DAY]) == [("30.00",)]
+    after_other = query(db, "SELECT * EXCLUDE (_loaded_at) FROM toast_raw.order_details WHERE _business_date = ? ORDER BY _row_number", [other])
+    assert after_other == before_other
+    versions = list((lake_root / "_versions").rglob("*"))
+    assert any(p.is_file() for p in versions), "the first delivery's bytes are kept as a version"
+
+
+def test_failed_replacement_keeps_the_previous_rows(tree: Path, db: Path, tmp_path: Path) -> None:
+    headers = list(ORDERS.headers)
+    write_csv(day_folder(tree, "185129") / "OrderDetails.csv", headers, [[order_row(BIG_ID)[h] for h in headers]])
+    write_csv(day_folder(tree, "185130") / "OrderDetails.csv", headers, [[order_row(BIG_ID)[h] for h in headers]])
+    lake = LocalLakeResource(root=str(tmp_path / "lake"))
+    warehouse = DuckDBWarehouseResource(database=str(db))
+    land(LocalExportTree(tree), lake, [DAY])
+    load_raw(lake, warehouse, [DAY], ["order_details"])
+    # The lake loses one landed object after its manifest was written: the reload must fail
+    # as a whole and leave the date exactly as it was.
+    next((tmp_path / "lake").rglob("location=185130/OrderDetails.csv")).unlink()
+    with pytest.raises(Exception, match="185130"):
+        load_raw(lake, warehouse, [DAY], ["order_details"])
+    assert query(db, "SELECT _location_id FROM toast_raw.order_details ORDER BY 1") == [("185129",), ("185130",)]

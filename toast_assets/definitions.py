@@ -1,0 +1,31 @@
+"""The Dagster code location: assembles assets, checks, jobs and resources. Nothing else."""
+
+import os
+
+import dagster as dg
+
+from toast_assets.landing.assets import toast_landing
+from toast_assets.partitions import DAILY_PARTITIONS
+from toast_assets.raw.assets import toast_raw
+from toast_assets.resources import build_resources
+from toast_assets.settings import load_config
+from toast_assets.sftp.assets import toast_sftp_files
+
+CONFIG = load_config()
+# dbt's profile reads the same DuckDB file; give it the resolved path.
+os.environ.setdefault("TOAST_DUCKDB_PATH", CONFIG.duckdb_path)
+
+toast_daily = dg.define_asset_job(
+    name="toast_daily",
+    description="Land, load and model the Toast exports of one business date or a range, as one run.",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("toast_sftp"),
+    partitions_def=DAILY_PARTITIONS,
+)
+
+defs = dg.Definitions(
+    assets=[*toast_sftp_files, toast_landing, toast_raw],
+    jobs=[toast_daily],
+    resources=build_resources(CONFIG),
+    # One process per run: a process per step would re-import the code location each time.
+    executor=dg.in_process_executor,
+)

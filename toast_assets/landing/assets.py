@@ -1,0 +1,102 @@
+"""Landing: every Toast file of the run's business dates, copied byte-for-byte into the lake."""
+
+import time
+from collections import defaultdict
+
+import dagster as dg
+
+from toast_assets.contract import TOAST_FILES
+from toast_assets.landing.lake import LakeResource
+from toast_assets.landing.landing import LandingReport, land
+from toast_assets.partitions import DAILY_PARTITIONS, context_dates
+from toast_assets.sftp.assets import SFTP_GROUP
+from toast_assets.sftp.resources import ToastSftpResource
+
+LANDING_GROUP = "toast_landing"
+
+LANDING_SPECS = [
+    dg.AssetSpec(
+        key=[LANDING_GROUP, toast_file.entity],
+        deps=[[SFTP_GROUP, toast_file.entity]],
+        group_name=LANDING_GROUP,
+        description=(
+            f"{toast_file.file_name} of every location, kept untouched in the lake at "
+            f"`toast/{toast_file.entity}/business_date=YYYY-MM-DD/location=<export_id>/{toast_file.file_name}`, "
+            "with a manifest entry (size, sha256, source mtime, encoding, records). Corrected re-deliveries "
+            "replace the object and the previous bytes are kept as a version."
+        ),
+        partitions_def=DAILY_PARTITIONS,
+        kinds={"csv"},
+    )
+    for toast_file in TOAST_FILES
+]
+
+
+@dg.multi_asset(
+    name="toast_landing",
+    specs=LANDING_SPECS,
+    partitions_def=DAILY_PARTITIONS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=True,
+)
+def toast_landing(context: dg.AssetExecutionContext, toast_sftp: ToastSftpResource, lake: LakeResource):
+    """One SFTP session lands all files of all locations for the run's dates (one day or a range)."""
+    dates = context_dates(context)
+    entities = {key.path[-1] for key in context.selected_asset_keys}
+    started = time.monotonic()
+    with toast_sftp.open() as client:
+        expected = list(toast_sftp.export_ids) or client.list_export_ids()
+        report = land(
+            client,
+            lake,
+            dates,
+            export_ids=toast_sftp.export_ids or None,
+            entities=entities,
+            log=context.log.debug,
+        )
+    seconds = round(time.monotonic() - started, 3)
+    missing = {d: sorted(set(expected) - report.locations_by_date.get(d, set())) for d in dates}
+    for d, locations in missing.items():
+        if locations:
+            context.log.warning(f"business date {d}: no export folder yet for location(s) {', '.join(locations)}")
+    if report.unrecognized_files:
+        context.log.info(f"kept {len(report.unrecognized_files)} file(s) outside the contract: {report.unrecognized_files[:10]}")
+    context.log.info(
+        f"landed {sum(e.downloaded for e in report.by_entity.values())} new or changed file(s) from "
+        f"{toast_sftp.describe()} into {lake.describe()} for {len(dates)} business date(s) in {seconds}s"
+    )
+    for toast_file in TOAST_FILES:
+        if toast_file.entity in entities:
+            yield dg.MaterializeResult(
+                asset_key=[LANDING_GROUP, toast_file.entity],
+                metadata=_metadata(toast_file.entity, toast_file.file_name, report, expected, seconds),
+            )
+
+
+def _metadata(entity: str, file_name: str, report: LandingReport, expected: list[str], seconds: float) -> dict:
+    stats = report.by_entity.get(entity)
+    files, downloaded, unchanged, size = (stats.files, stats.downloaded, stats.unchanged, stats.bytes) if stats else (0, 0, 0, 0)
+    delivered = defaultdict(set)
+    for location_id, business_date in stats.locations if stats else set():
+        delivered[business_date].add(location_id)
+    rows = []
+    for d in report.dates:
+        folders = report.locations_by_date.get(d, set())
+        no_folder = sorted(set(expected) - folders)
+        no_file = sorted(folders - delivered.get(d, set()))
+        rows.append(f"| {d} | {len(delivered.get(d, ()))} | {', '.join(no_folder) or '–'} | {', '.join(no_file) or '–'} |")
+    table = "\n".join(
+        [f"| business date | locations with {file_name} | no export folder | folder without this file |", "|---|---|---|---|", *rows]
+    )
+    found = sorted({loc for loc, _ in stats.locations} if stats else set())
+    return {
+        "files": dg.MetadataValue.int(files),
+        "files_downloaded": dg.MetadataValue.int(downloaded),
+        "files_unchanged": dg.MetadataValue.int(unchanged),
+        "bytes": dg.MetadataValue.int(size),
+        "business_dates": dg.MetadataValue.int(len(report.dates)),
+        "locations_found": dg.MetadataValue.text(", ".join(found) or "none"),
+        "locations_missing": dg.MetadataValue.int(sum(len(set(expected) - report.locations_by_date.get(d, set())) for d in report.dates)),
+        "landing_seconds": dg.MetadataValue.float(seconds),
+        "deliveries": dg.MetadataValue.md(table),
+    }

@@ -1,0 +1,126 @@
+"""The lake: where every Toast file is kept byte-for-byte, whatever the warehouse does later.
+
+`LakeResource` is the interface the assets use; `LocalLakeResource` keeps the lake in a
+folder (the embedded default). Only this module knows where the bytes physically live.
+"""
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+
+
+class LakePathError(ValueError):
+    """A lake key that would leave the lake root (crafted folder or file names)."""
+
+
+class LakeResource(dg.ConfigurableResource):
+    """Object storage for landed files and their manifests, addressed by relative keys."""
+
+    @contextmanager
+    def staging_file(self) -> Iterator[Path]:
+        """A scratch file to download into before `commit` makes it visible under a key."""
+        raise NotImplementedError
+
+    def commit(self, staged: Path, key: str, sha256: str) -> None:
+        """Atomically publish a staged file under `key`, keeping the previous version."""
+        raise NotImplementedError
+
+    def put_bytes(self, key: str, payload: bytes) -> None:
+        raise NotImplementedError
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such object."""
+        raise NotImplementedError
+
+    def list_keys(self, prefix: str) -> list[str]:
+        raise NotImplementedError
+
+    @contextmanager
+    def local_paths(self, keys: list[str]) -> Iterator[dict[str, str]]:
+        """Local file paths a CSV reader can open for these keys (downloaded when remote)."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class LocalLakeResource(LakeResource):
+    """A lake in a local folder. Overwritten objects keep their old bytes under `_versions/`."""
+
+    root: str
+
+    def _path(self, key: str) -> Path:
+        root = Path(self.root).resolve()
+        if not key or key.startswith("/") or "\\" in key or "\x00" in key:
+            raise LakePathError(f"lake key {key!r} is not a relative object key")
+        if any(part in ("", ".", "..") for part in key.split("/")):
+            raise LakePathError(f"lake key {key!r} contains an empty, '.' or '..' component")
+        path = (root / key).resolve()
+        if root != path and root not in path.parents:
+            raise LakePathError(f"lake key {key!r} resolves outside the lake root {root}")
+        return path
+
+    @contextmanager
+    def staging_file(self) -> Iterator[Path]:
+        staging = Path(self.root) / "_staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        # Same filesystem as the lake, so the final rename is atomic.
+        handle, name = tempfile.mkstemp(dir=staging, suffix=".part")
+        os.close(handle)
+        path = Path(name)
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def commit(self, staged: Path, key: str, sha256: str) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            # Lake versioning: a corrected re-delivery must not erase what arrived before.
+            previous = self._path(f"_versions/{key}/{_file_sha256(target)}")
+            if not previous.exists():
+                previous.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(target, previous)
+        os.replace(staged, target)
+
+    def put_bytes(self, key: str, payload: bytes) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.part")
+        partial.write_bytes(payload)
+        os.replace(partial, target)
+
+    def get_bytes(self, key: str) -> bytes | None:
+        path = self._path(key)
+        return path.read_bytes() if path.is_file() else None
+
+    def list_keys(self, prefix: str) -> list[str]:
+        root = Path(self.root).resolve()
+        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else root
+        if not base.is_dir():
+            return []
+        return sorted(
+            p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
+        )
+
+    @contextmanager
+    def local_paths(self, keys: list[str]) -> Iterator[dict[str, str]]:
+        yield {key: str(self._path(key)) for key in keys}
+
+    def describe(self) -> str:
+        return f"local folder {Path(self.root).resolve()}"
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,365 @@
+"""DuckDB as the warehouse: the embedded default, one file on disk.
+
+Each entity's files for a run are read by DuckDB's own CSV reader in as few scans as
+possible (one per distinct header layout), never row by row in Python. Records the reader
+cannot parse are captured by its reject tables and written to quarantine with the original
+text. Every business date in the run is replaced inside one transaction.
+"""
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from toast_assets.contract import BY_ENTITY, EXTRA_COLUMN, LINEAGE_COLUMNS, ToastFile
+from toast_assets.raw.prepare import FileLoadStats, PreparedFile, base_stats, rejected_file_records
+from toast_assets.raw.warehouse import (
+    FILE_MANIFEST_TABLE,
+    QUARANTINE_TABLE,
+    RAW_SCHEMA,
+    LoadResult,
+    Reconciliation,
+    WarehouseResource,
+)
+
+_SQL_TYPES = {"text": "VARCHAR", "date": "DATE", "int": "BIGINT", "timestamp": "TIMESTAMP"}
+
+# Largest single CSV record DuckDB accepts; real Toast rows are far below this.
+MAX_LINE_BYTES = 8 * 1024 * 1024
+
+QUARANTINE_DDL = f"""
+CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{QUARANTINE_TABLE} (
+    entity VARCHAR, location_id VARCHAR, business_date DATE, source_file VARCHAR,
+    file_sha256 VARCHAR, row_number BIGINT, rule VARCHAR, error_message VARCHAR,
+    raw_record VARCHAR, quarantined_at TIMESTAMP
+)"""
+
+FILE_MANIFEST_DDL = f"""
+CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{FILE_MANIFEST_TABLE} (
+    entity VARCHAR, location_id VARCHAR, business_date DATE, file_name VARCHAR, source_file VARCHAR,
+    sha256 VARCHAR, size_bytes BIGINT, encoding VARCHAR, source_rows BIGINT, loaded_rows BIGINT,
+    quarantined_rows BIGINT, status VARCHAR, unknown_headers VARCHAR, missing_columns VARCHAR,
+    rejection VARCHAR, landed_at TIMESTAMP, loaded_at TIMESTAMP
+)"""
+
+# DuckDB reject error types, named as quarantine rules.
+_REJECT_RULES = {
+    "MISSING COLUMNS": "wrong_field_count",
+    "TOO MANY COLUMNS": "wrong_field_count",
+    "INVALID ENCODING": "invalid_encoding",
+    "UNQUOTED VALUE": "malformed_quoting",
+    "LINE SIZE OVER MAXIMUM": "record_too_large",
+    "CAST": "unparseable_record",
+}
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def raw_table_ddl(toast_file: ToastFile) -> str:
+    columns = [f"{_q(c.name)} VARCHAR" for c in toast_file.columns]
+    columns.append(f"{_q(EXTRA_COLUMN)} VARCHAR")
+    columns += [f"{_q(name)} {_SQL_TYPES[kind]}" for name, kind in LINEAGE_COLUMNS]
+    return f"CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{_q(toast_file.entity)} (\n    " + ",\n    ".join(columns) + "\n)"
+
+
+class DuckDBWarehouseResource(WarehouseResource):
+    """Raw tables in a DuckDB file (`TOAST_DUCKDB_PATH`)."""
+
+    database: str
+
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with DuckDBResource(database=self.database).get_connection() as conn:
+            yield conn
+
+    def describe(self) -> str:
+        return f"DuckDB file {self.database}"
+
+    def ensure_schema(self, conn: duckdb.DuckDBPyConnection) -> None:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+        for toast_file in BY_ENTITY.values():
+            conn.execute(raw_table_ddl(toast_file))
+            # A newer contract may add columns: add them instead of failing on old tables.
+            existing = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                    [RAW_SCHEMA, toast_file.entity],
+                ).fetchall()
+            }
+            for column in [*toast_file.column_names, EXTRA_COLUMN]:
+                if column not in existing:
+                    conn.execute(f"ALTER TABLE {RAW_SCHEMA}.{_q(toast_file.entity)} ADD COLUMN {_q(column)} VARCHAR")
+        conn.execute(QUARANTINE_DDL)
+        conn.execute(FILE_MANIFEST_DDL)
+
+    def replace_raw_partitions(
+        self, entities: list[str], dates: list[date], files: list[PreparedFile]
+    ) -> LoadResult:
+        result = LoadResult()
+        loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        by_entity: dict[str, list[PreparedFile]] = defaultdict(list)
+        for prepared in files:
+            by_entity[prepared.landed.entity].append(prepared)
+        with self.connection() as conn:
+            self.ensure_schema(conn)
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                for entity in entities:
+                    stats = _replace_entity(conn, BY_ENTITY[entity], dates, by_entity.get(entity, []), loaded_at)
+                    result.files.extend(stats)
+                    result.quarantine_rules[entity] = _rule_counts(conn, entity, dates)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return result
+
+    def reconcile(self, entities: list[str], dates: list[date]) -> list[Reconciliation]:
+        out: list[Reconciliation] = []
+        with self.connection() as conn:
+            self.ensure_schema(conn)
+            for entity in entities:
+                rows = conn.execute(
+                    f"""
+                    WITH loaded AS (
+                        SELECT _source_file AS source_file, count(*) AS n
+                        FROM {RAW_SCHEMA}.{_q(entity)} WHERE _business_date IN (SELECT unnest($dates))
+                        GROUP BY 1
+                    ), quarantined AS (
+                        SELECT source_file, count(DISTINCT row_number) AS n
+                        FROM {RAW_SCHEMA}.{QUARANTINE_TABLE}
+                        WHERE entity = $entity AND business_date IN (SELECT unnest($dates))
+                        GROUP BY 1
+                    )
+                    SELECT m.location_id, m.business_date::VARCHAR, m.file_name, m.source_rows,
+                           coalesce(l.n, 0), coalesce(q.n, 0)
+                    FROM {RAW_SCHEMA}.{FILE_MANIFEST_TABLE} m
+                    LEFT JOIN loaded l ON l.source_file = m.source_file
+                    LEFT JOIN quarantined q ON q.source_file = m.source_file
+                    WHERE m.entity = $entity AND m.business_date IN (SELECT unnest($dates))
+                    ORDER BY 2, 1
+                    """,
+                    {"entity": entity, "dates": dates},
+                ).fetchall()
+                out += [Reconciliation(entity, *row) for row in rows]
+        return out
+
+
+def _replace_entity(
+    conn: duckdb.DuckDBPyConnection,
+    toast_file: ToastFile,
+    dates: list[date],
+    files: list[PreparedFile],
+    loaded_at: datetime,
+) -> list[FileLoadStats]:
+    entity = toast_file.entity
+    table = f"{RAW_SCHEMA}.{_q(entity)}"
+    params = {"dates": dates, "entity": entity}
+    conn.execute(f"DELETE FROM {table} WHERE _business_date IN (SELECT unnest($dates))", {"dates": dates})
+    conn.execute(
+        f"DELETE FROM {RAW_SCHEMA}.{QUARANTINE_TABLE} WHERE entity = $entity AND business_date IN (SELECT unnest($dates))",
+        params,
+    )
+    conn.execute(
+        f"DELETE FROM {RAW_SCHEMA}.{FILE_MANIFEST_TABLE} WHERE entity = $entity AND business_date IN (SELECT unnest($dates))",
+        params,
+    )
+
+    stats = {p.path: base_stats(p) for p in files}
+    groups: dict[tuple, list[PreparedFile]] = defaultdict(list)
+    for prepared in files:
+        if prepared.status == "loadable":
+            groups[(prepared.mapping.signature, _duckdb_encoding(prepared.landed.encoding))].append(prepared)
+        elif prepared.status == "rejected":
+            _quarantine_whole_file(conn, prepared, loaded_at)
+
+    for number, ((signature, encoding), members) in enumerate(sorted(groups.items())):
+        _load_group(conn, toast_file, signature, encoding, members, loaded_at, suffix=f"{entity}_{number}")
+
+    counts = dict(
+        conn.execute(
+            f"SELECT _source_file, count(*) FROM {table} WHERE _business_date IN (SELECT unnest($dates)) GROUP BY 1",
+            {"dates": dates},
+        ).fetchall()
+    )
+    quarantined = dict(
+        conn.execute(
+            f"""SELECT source_file, count(DISTINCT row_number) FROM {RAW_SCHEMA}.{QUARANTINE_TABLE}
+                WHERE entity = $entity AND business_date IN (SELECT unnest($dates)) GROUP BY 1""",
+            params,
+        ).fetchall()
+    )
+    for prepared in files:
+        entry = stats[prepared.path]
+        entry.loaded_rows = counts.get(entry.source_file, 0)
+        entry.quarantined_rows = quarantined.get(entry.source_file, 0)
+        conn.execute(
+            f"INSERT INTO {RAW_SCHEMA}.{FILE_MANIFEST_TABLE} VALUES "
+            "(?, ?, ?::DATE, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?)",
+            [
+                entity, entry.location_id, entry.business_date, entry.file_name, entry.source_file,
+                entry.sha256, entry.size_bytes, entry.encoding, entry.source_rows, entry.loaded_rows,
+                entry.quarantined_rows, entry.status, json.dumps(entry.unknown_headers),
+                json.dumps(entry.missing_columns), entry.rejection, entry.landed_at or None, loaded_at,
+            ],
+        )
+    return list(stats.values())
+
+
+def _duckdb_encoding(encoding: str) -> str:
+    # The BOM sits on the header line, which the reader skips.
+    return "latin-1" if encoding == "latin-1" else "utf-8"
+
+
+def _load_group(
+    conn: duckdb.DuckDBPyConnection,
+    toast_file: ToastFile,
+    signature: tuple[str, ...],
+    encoding: str,
+    members: list[PreparedFile],
+    loaded_at: datetime,
+    suffix: str,
+) -> None:
+    """One multi-file scan for files sharing a header layout and encoding."""
+    entity = toast_file.entity
+    files_table, rejects, reject_scans = f"_load_files_{suffix}", f"_rejects_{suffix}", f"_reject_scans_{suffix}"
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {files_table} "
+        "(path VARCHAR, location_id VARCHAR, business_date DATE, source_file VARCHAR, sha256 VARCHAR)"
+    )
+    conn.executemany(
+        f"INSERT INTO {files_table} VALUES (?, ?, ?, ?, ?)",
+        [[m.path, m.landed.location_id, m.landed.business_date, m.landed.key, m.landed.sha256] for m in members],
+    )
+    present = set(signature)
+    select_columns = [_q(c) if c in present else "NULL" for c in toast_file.column_names]
+    extras = members[0].mapping.extra_targets
+    params: dict[str, object] = {"paths": [m.path for m in members], "loaded_at": loaded_at}
+    if extras:
+        pairs = []
+        for index, (target, header) in enumerate(extras):
+            params[f"extra_{index}"] = header
+            pairs.append(f"$extra_{index}, s.{_q(target)}")
+        all_null = " AND ".join(f"s.{_q(t)} IS NULL" for t, _ in extras)
+        extra_sql = f"CASE WHEN {all_null} THEN NULL ELSE json_object({', '.join(pairs)})::VARCHAR END"
+    else:
+        extra_sql = "NULL"
+    columns_struct = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in signature) + "}"
+    target_columns = ", ".join([*map(_q, toast_file.column_names), _q(EXTRA_COLUMN), *(_q(n) for n, _ in LINEAGE_COLUMNS)])
+    # Row numbers come from the scan order, which DuckDB preserves for a CSV scan while
+    # preserve_insertion_order is on; rows after a rejected record are shifted below.
+    conn.execute(
+        f"""
+        INSERT INTO {RAW_SCHEMA}.{_q(entity)} ({target_columns})
+        SELECT {", ".join("s." + c if c != "NULL" else c for c in select_columns)},
+               {extra_sql},
+               f.location_id, f.business_date, f.source_file, f.sha256,
+               s._scan_rn - min(s._scan_rn) OVER (PARTITION BY s.filename) + 1,
+               $loaded_at
+        FROM (
+            SELECT *, row_number() OVER () AS _scan_rn
+            FROM read_csv($paths, columns = {columns_struct}, header = false, skip = 1, filename = true,
+                          auto_detect = false, hive_partitioning = false, delim = ',', quote = '"', escape = '"', strict_mode = true,
+                          null_padding = false, encoding = '{encoding}', max_line_size = {MAX_LINE_BYTES},
+                          store_rejects = true, rejects_table = '{rejects}', rejects_scan = '{reject_scans}')
+        ) s
+        JOIN {files_table} f ON f.path = s.filename
+        """,
+        params,
+    )
+    rejected = conn.execute(f"SELECT count(*) FROM {rejects}").fetchone()[0]
+    if rejected:
+        _quarantine_rejects(conn, entity, files_table, rejects, reject_scans, loaded_at)
+    conn.execute(f"DROP TABLE IF EXISTS {files_table}")
+    conn.execute(f"DROP TABLE IF EXISTS {rejects}")
+    conn.execute(f"DROP TABLE IF EXISTS {reject_scans}")
+
+
+def _quarantine_rejects(
+    conn: duckdb.DuckDBPyConnection, entity: str, files_table: str, rejects: str, reject_scans: str, loaded_at: datetime
+) -> None:
+    rule_case = " ".join(f"WHEN r.error_type = '{k}' THEN '{v}'" for k, v in _REJECT_RULES.items())
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _rejected_rows AS
+        SELECT f.location_id, f.business_date, f.source_file, f.sha256, f.path,
+               r.line - 1 AS row_number,
+               string_agg(DISTINCT CASE {rule_case} ELSE lower(replace(r.error_type, ' ', '_')) END, ';') AS rule,
+               string_agg(DISTINCT r.error_message, '; ') AS error_message,
+               any_value(r.csv_line) AS raw_record,
+               min(r.line_byte_position) AS byte_position
+        FROM {rejects} r
+        JOIN {reject_scans} sc ON sc.scan_id = r.scan_id AND sc.file_id = r.file_id
+        JOIN {files_table} f ON f.path = sc.file_path
+        GROUP BY ALL
+        """
+    )
+    # Loaded rows were numbered by their position among loaded rows of the file; a row comes
+    # after the j-th rejected record (j counted from 1) once its position exceeds x_j - j.
+    conn.execute(
+        f"""
+        UPDATE {RAW_SCHEMA}.{_q(entity)} AS t
+        SET _row_number = t._row_number + (
+            SELECT count(*) FROM (
+                SELECT row_number - row_number() OVER (ORDER BY row_number) AS threshold
+                FROM _rejected_rows q WHERE q.source_file = t._source_file
+            ) WHERE threshold < t._row_number
+        )
+        WHERE t._source_file IN (SELECT DISTINCT source_file FROM _rejected_rows)
+          AND t._loaded_at = $loaded_at
+        """,
+        {"loaded_at": loaded_at},
+    )
+    rows = conn.execute(
+        "SELECT location_id, business_date, source_file, sha256, path, row_number, rule, error_message, "
+        "raw_record, byte_position FROM _rejected_rows"
+    ).fetchall()
+    records = []
+    for location_id, business_date, source_file, sha256, path, row_number, rule, message, raw, position in rows:
+        if rule == "invalid_encoding" and position is not None:
+            raw = _raw_line(path, position)  # the reader's copy has the bad bytes replaced
+        records.append([entity, location_id, business_date, source_file, sha256, row_number, rule, message, raw, loaded_at])
+    conn.executemany(f"INSERT INTO {RAW_SCHEMA}.{QUARANTINE_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
+    conn.execute("DROP TABLE _rejected_rows")
+
+
+def _raw_line(path: str, position: int) -> str:
+    """The original bytes of a record, undecodable bytes shown as \\xNN escapes."""
+    with open(path, "rb") as handle:
+        # DuckDB 1.5 reports the line start one byte late (past the previous newline) after
+        # the skipped header; step back one byte and drop it only when it is a line break.
+        handle.seek(max(position - 1, 0))
+        first = handle.read(1)
+        line = handle.readline(MAX_LINE_BYTES) if first in (b"\n", b"\r") else first + handle.readline(MAX_LINE_BYTES)
+    return line.rstrip(b"\r\n").decode("utf-8", errors="backslashreplace")
+
+
+def _quarantine_whole_file(conn: duckdb.DuckDBPyConnection, prepared: PreparedFile, loaded_at: datetime) -> None:
+    landed = prepared.landed
+    message = f"file rejected: {prepared.rejection} in {prepared.where}"
+    records = [
+        [landed.entity, landed.location_id, landed.business_date, landed.key, landed.sha256, number,
+         "file_rejected", message, text, loaded_at]
+        for number, text in rejected_file_records(prepared)
+    ]
+    if records:
+        conn.executemany(f"INSERT INTO {RAW_SCHEMA}.{QUARANTINE_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
+
+
+def _rule_counts(conn: duckdb.DuckDBPyConnection, entity: str, dates: list[date]) -> dict[str, int]:
+    return dict(
+        conn.execute(
+            f"""SELECT rule, count(*) FROM {RAW_SCHEMA}.{QUARANTINE_TABLE}
+                WHERE entity = $entity AND business_date IN (SELECT unnest($dates)) GROUP BY 1 ORDER BY 2 DESC""",
+            {"entity": entity, "dates": dates},
+        ).fetchall()
+    )

@@ -1,0 +1,57 @@
+"""The warehouse interface the raw assets talk to, whatever engine is behind it."""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import dagster as dg
+
+from toast_assets.raw.prepare import FileLoadStats, PreparedFile
+
+RAW_SCHEMA = "toast_raw"
+QUARANTINE_TABLE = "quarantine"
+FILE_MANIFEST_TABLE = "file_manifest"
+
+
+@dataclass
+class LoadResult:
+    """Per-file outcome of replacing some entities' business dates in the raw tables."""
+
+    files: list[FileLoadStats] = field(default_factory=list)
+    quarantine_rules: dict[str, dict[str, int]] = field(default_factory=dict)  # entity -> rule -> rows
+
+    def for_entity(self, entity: str) -> list[FileLoadStats]:
+        return [f for f in self.files if f.entity == entity]
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """Source records against what the warehouse holds, for one file."""
+
+    entity: str
+    location_id: str
+    business_date: str
+    file_name: str
+    source_rows: int
+    loaded_rows: int
+    quarantined_rows: int
+
+    @property
+    def balanced(self) -> bool:
+        return self.source_rows == self.loaded_rows + self.quarantined_rows
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Raw tables, quarantine and the file manifest, replaced one set of business dates at a time."""
+
+    def replace_raw_partitions(
+        self, entities: list[str], dates: list[date], files: list[PreparedFile]
+    ) -> LoadResult:
+        """Replace exactly these entities' rows for these dates with the given files, atomically."""
+        raise NotImplementedError
+
+    def reconcile(self, entities: list[str], dates: list[date]) -> list[Reconciliation]:
+        """Per file: manifest source records vs rows in the raw table and in quarantine."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError

@@ -1,0 +1,31 @@
+"""Resources chosen by configuration: the only place that decides which backend runs."""
+
+import dagster as dg
+
+from toast_assets.landing.lake import LocalLakeResource
+from toast_assets.raw.duckdb_warehouse import DuckDBWarehouseResource
+from toast_assets.settings import ToastConfig
+from toast_assets.sftp.resources import ToastSftpResource
+
+
+def build_resources(config: ToastConfig) -> dict[str, dg.ConfigurableResource]:
+    sftp = config.sftp
+    return {
+        "toast_sftp": ToastSftpResource(
+            host=sftp.host,
+            port=sftp.port,
+            username=sftp.username,
+            private_key_path=sftp.private_key_path,
+            # Secrets stay environment references, resolved only inside the run.
+            private_key=dg.EnvVar("TOAST_SFTP_PRIVATE_KEY") if sftp.has_private_key_text else None,
+            private_key_passphrase=dg.EnvVar("TOAST_SFTP_PRIVATE_KEY_PASSPHRASE") if sftp.has_passphrase else None,
+            known_hosts_path=sftp.known_hosts_path,
+            host_key_fingerprint=sftp.host_key_fingerprint,
+            root=sftp.root,
+            export_ids=list(config.export_ids),
+            connect_timeout=sftp.connect_timeout,
+            read_timeout=sftp.read_timeout,
+        ),
+        "lake": LocalLakeResource(root=config.lake_url),
+        "warehouse": DuckDBWarehouseResource(database=config.duckdb_path),
+    }

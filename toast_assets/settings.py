@@ -1,0 +1,135 @@
+"""Configuration from the environment, validated when the code location loads.
+
+Every knob is a `TOAST_*` environment variable; a bad or missing one stops the load with a
+message that names it and says what to set, instead of failing later inside a run.
+"""
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
+
+
+class ConfigError(ValueError):
+    """A `TOAST_*` setting is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class SftpConfig:
+    host: str
+    port: int
+    username: str
+    private_key_path: str | None
+    has_private_key_text: bool  # the key itself stays in the environment, never in config
+    has_passphrase: bool
+    known_hosts_path: str | None
+    host_key_fingerprint: str | None
+    root: str
+    connect_timeout: float
+    read_timeout: float
+
+
+@dataclass(frozen=True)
+class ToastConfig:
+    sftp: SftpConfig
+    export_ids: tuple[str, ...]  # empty: every numeric folder on the server
+    lake_url: str
+    warehouse: str
+    duckdb_path: str
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def _require(env: Mapping[str, str], name: str, hint: str) -> str:
+    value = _get(env, name)
+    if value is None:
+        raise ConfigError(f"{name} is not set: {hint}")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, cast: type = float, low: float = 0) -> float:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = cast(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a number") from exc
+    if value <= low:
+        raise ConfigError(f"{name}={raw!r} must be greater than {low}")
+    return value
+
+
+def _existing_file(env: Mapping[str, str], name: str) -> str | None:
+    raw = _get(env, name)
+    if raw is None:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{name}={raw!r}: no such file")
+    return str(path.resolve())
+
+
+def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
+    env = os.environ if env is None else env
+    hint = "set it to your Toast SFTP export login, or run `make demo` and `source .demo/toast.env`"
+    port = int(_number(env, "TOAST_SFTP_PORT", 22, int))
+    if port > 65535:
+        raise ConfigError(f"TOAST_SFTP_PORT={port} is not a TCP port (1-65535)")
+    key_path = _existing_file(env, "TOAST_SFTP_PRIVATE_KEY_PATH")
+    has_key_text = _get(env, "TOAST_SFTP_PRIVATE_KEY") is not None
+    if not key_path and not has_key_text:
+        raise ConfigError(
+            "neither TOAST_SFTP_PRIVATE_KEY_PATH nor TOAST_SFTP_PRIVATE_KEY is set: Toast's SFTP accepts "
+            "public-key logins only; point TOAST_SFTP_PRIVATE_KEY_PATH at the private key whose public half "
+            "you registered with Toast"
+        )
+    known_hosts = _existing_file(env, "TOAST_SFTP_KNOWN_HOSTS")
+    fingerprint = _get(env, "TOAST_SFTP_HOST_KEY_FINGERPRINT")
+    if fingerprint and not fingerprint.startswith("SHA256:"):
+        raise ConfigError(f"TOAST_SFTP_HOST_KEY_FINGERPRINT={fingerprint!r} must look like 'SHA256:<base64>'")
+    if not known_hosts and not fingerprint:
+        raise ConfigError(
+            "neither TOAST_SFTP_KNOWN_HOSTS nor TOAST_SFTP_HOST_KEY_FINGERPRINT is set: the server's host key "
+            "is always verified; run `ssh-keyscan -p <port> <host> > known_hosts` once, check the fingerprint "
+            "with Toast, and point TOAST_SFTP_KNOWN_HOSTS at that file"
+        )
+    sftp = SftpConfig(
+        host=_require(env, "TOAST_SFTP_HOST", hint),
+        port=port,
+        username=_require(env, "TOAST_SFTP_USERNAME", hint),
+        private_key_path=key_path,
+        has_private_key_text=has_key_text,
+        has_passphrase=_get(env, "TOAST_SFTP_PRIVATE_KEY_PASSPHRASE") is not None,
+        known_hosts_path=known_hosts,
+        host_key_fingerprint=fingerprint,
+        root=_get(env, "TOAST_SFTP_ROOT") or "/",
+        connect_timeout=_number(env, "TOAST_SFTP_CONNECT_TIMEOUT", 15.0),
+        read_timeout=_number(env, "TOAST_SFTP_READ_TIMEOUT", 60.0),
+    )
+
+    export_ids = tuple(x.strip() for x in (_get(env, "TOAST_EXPORT_IDS") or "").split(",") if x.strip())
+    bad = [x for x in export_ids if not re.fullmatch(r"\d+", x)]
+    if bad:
+        raise ConfigError(f"TOAST_EXPORT_IDS has entries that are not numeric export folder ids: {bad}")
+
+    lake_url = _get(env, "TOAST_LAKE_URL") or str(DEFAULT_DATA_DIR / "lake")
+    if "://" in lake_url and not lake_url.startswith("file://"):
+        raise ConfigError(
+            f"TOAST_LAKE_URL={lake_url!r}: only a local folder is supported by this build of the platform"
+        )
+    lake_url = str(Path(lake_url.removeprefix("file://")).expanduser().resolve())
+
+    warehouse = (_get(env, "TOAST_WAREHOUSE") or "duckdb").lower()
+    if warehouse != "duckdb":
+        raise ConfigError(f"TOAST_WAREHOUSE={warehouse!r}: supported warehouses are: duckdb")
+    duckdb_path = str(Path(_get(env, "TOAST_DUCKDB_PATH") or DEFAULT_DATA_DIR / "toast.duckdb").expanduser().resolve())
+
+    return ToastConfig(sftp=sftp, export_ids=export_ids, lake_url=lake_url, warehouse=warehouse, duckdb_path=duckdb_path)

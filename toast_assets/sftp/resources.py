@@ -1,0 +1,50 @@
+"""The Toast SFTP login as a Dagster resource: settings in, one client session out."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+
+from toast_assets.sftp.client import SftpSettings, ToastSftpClient
+
+
+class ToastSftpResource(dg.ConfigurableResource):
+    """Toast's SFTP export server. Key auth only; the host key is always verified."""
+
+    host: str
+    port: int = 22
+    username: str
+    private_key_path: str | None = None
+    # Key text comes from the environment (dg.EnvVar) so it never appears in run config.
+    private_key: str | None = None
+    private_key_passphrase: str | None = None
+    known_hosts_path: str | None = None
+    host_key_fingerprint: str | None = None
+    root: str = "/"
+    export_ids: list[str] = []
+    connect_timeout: float = 15.0
+    read_timeout: float = 60.0
+
+    def settings(self) -> SftpSettings:
+        return SftpSettings(
+            host=self.host,
+            port=self.port,
+            username=self.username,
+            private_key_path=self.private_key_path,
+            private_key=self.private_key,
+            private_key_passphrase=self.private_key_passphrase,
+            known_hosts_path=self.known_hosts_path,
+            host_key_fingerprint=self.host_key_fingerprint,
+            root=self.root,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+        )
+
+    @contextmanager
+    def open(self) -> Iterator[ToastSftpClient]:
+        """One connection for the whole run: per-file connections cost a handshake each."""
+        with ToastSftpClient(self.settings()) as client:
+            yield client
+
+    def describe(self) -> str:
+        return f"sftp://{self.username}@{self.host}:{self.port}{self.root}"
