@@ -1,0 +1,70 @@
+"""The code location loads, and its asset keys and groups are reviewed like code.
+
+Run with UPDATE_SNAPSHOTS=1 to rewrite `snapshots/asset_keys.txt` after an intended change.
+"""
+
+import importlib
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_keys.txt"
+
+
+@pytest.fixture()
+def definitions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dg.Definitions:
+    key, known_hosts = tmp_path / "id_ed25519", tmp_path / "known_hosts"
+    key.write_text("unused at load time")
+    known_hosts.write_text("")
+    for name in [n for n in os.environ if n.startswith("TOAST_")]:
+        monkeypatch.delenv(name)
+    for name, value in {
+        "TOAST_SFTP_HOST": "127.0.0.1",
+        "TOAST_SFTP_USERNAME": "group",
+        "TOAST_SFTP_PRIVATE_KEY_PATH": str(key),
+        "TOAST_SFTP_KNOWN_HOSTS": str(known_hosts),
+        "TOAST_LAKE_URL": str(tmp_path / "lake"),
+        "TOAST_DUCKDB_PATH": str(tmp_path / "toast.duckdb"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    import toast_assets.definitions as module
+
+    return importlib.reload(module).defs
+
+
+def test_definitions_load_and_resolve(definitions: dg.Definitions) -> None:
+    repository = definitions.get_repository_def()
+    assert repository.get_job("toast_daily")
+    graph = repository.asset_graph
+    assert graph.get_all_asset_keys()
+
+
+def test_asset_keys_and_groups_snapshot(definitions: dg.Definitions) -> None:
+    graph = definitions.get_repository_def().asset_graph
+    lines = sorted(f"{graph.get(key).group_name or '-'} {key.to_user_string()}" for key in graph.get_all_asset_keys())
+    checks = sorted(f"check {key.asset_key.to_user_string()}:{key.name}" for key in graph.asset_check_keys)
+    text = "\n".join(lines + checks) + "\n"
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(text)
+    assert SNAPSHOT.exists(), "run once with UPDATE_SNAPSHOTS=1 to create the snapshot"
+    assert text == SNAPSHOT.read_text()
+
+
+def test_lineage_runs_from_sftp_file_to_raw_table(definitions: dg.Definitions) -> None:
+    graph = definitions.get_repository_def().asset_graph
+    for entity in ("order_details", "time_entries"):
+        raw = dg.AssetKey(["toast_raw", entity])
+        landing = dg.AssetKey(["toast_landing", entity])
+        assert landing in graph.get(raw).parent_keys
+        assert dg.AssetKey(["toast_sftp", entity]) in graph.get(landing).parent_keys
+
+
+def test_partitioned_assets_backfill_in_one_run(definitions: dg.Definitions) -> None:
+    graph = definitions.get_repository_def().asset_graph
+    for key in graph.materializable_asset_keys:
+        node = graph.get(key)
+        if node.partitions_def is not None:
+            policy = node.backfill_policy
+            assert policy is not None and policy.max_partitions_per_run is None, key
