@@ -31,6 +31,8 @@ DEFAULT_LOCATIONS = 3
 DAGSTER_HOME = Path(os.environ.get("DAGSTER_HOME", PROJECT_ROOT / ".dagster_home")).resolve()
 # Every asset the pipeline materializes; the SFTP files themselves are external.
 MATERIALIZE_SELECTION = "not group:toast_sftp"
+# The run's own progress messages, without Dagster's per-event debug lines.
+RUN_LOG_CONFIG = '{"loggers": {"console": {"config": {"log_level": "INFO"}}}}'
 
 
 def _free_port() -> int:
@@ -129,6 +131,7 @@ def materialize_command(start: date, end: date) -> list[str]:
     return [
         dagster, "asset", "materialize", "-m", "toast_assets.definitions",
         "--select", MATERIALIZE_SELECTION, "--partition-range", f"{start.isoformat()}...{end.isoformat()}",
+        "--config-json", RUN_LOG_CONFIG,
     ]
 
 

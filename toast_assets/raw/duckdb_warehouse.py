@@ -198,19 +198,25 @@ def _replace_entity(
             params,
         ).fetchall()
     )
+    manifest_rows = []
     for prepared in files:
         entry = stats[prepared.path]
         entry.loaded_rows = counts.get(entry.source_file, 0)
         entry.quarantined_rows = quarantined.get(entry.source_file, 0)
-        conn.execute(
-            f"INSERT INTO {RAW_SCHEMA}.{FILE_MANIFEST_TABLE} VALUES "
-            "(?, ?, ?::DATE, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?)",
+        manifest_rows.append(
             [
                 entity, entry.location_id, entry.business_date, entry.file_name, entry.source_file,
                 entry.sha256, entry.size_bytes, entry.encoding, entry.source_rows, entry.loaded_rows,
                 entry.quarantined_rows, entry.status, json.dumps(entry.unknown_headers),
                 json.dumps(entry.missing_columns), entry.rejection, entry.landed_at or None, loaded_at,
-            ],
+            ]
+        )
+    if manifest_rows:
+        # One statement per entity: a round trip per file costs more than the file's rows.
+        placeholders = ", ".join(["(?, ?, ?::DATE, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?)"] * len(manifest_rows))
+        conn.execute(
+            f"INSERT INTO {RAW_SCHEMA}.{FILE_MANIFEST_TABLE} VALUES {placeholders}",
+            [value for row in manifest_rows for value in row],
         )
     return list(stats.values())
 
