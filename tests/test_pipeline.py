@@ -20,6 +20,7 @@ from toast_assets.contract.layout import parse_date_folder
 from toast_assets.demo.generator import generate
 from toast_assets.landing.assets import toast_landing
 from toast_assets.landing.lake import LocalLakeResource
+from toast_assets.quality.resources import QualityPolicy
 from toast_assets.raw.assets import toast_raw
 from toast_assets.raw.duckdb_warehouse import DuckDBWarehouseResource
 from toast_assets.sftp.assets import toast_sftp_files
@@ -107,6 +108,7 @@ def test_range_lands_and_loads_every_row_once(exports: Path, make_sftp_server, t
         ),
         "lake": LocalLakeResource(root=str(tmp_path / "lake")),
         "warehouse": DuckDBWarehouseResource(database=str(db)),
+        "quality": QualityPolicy(),
     }
     instance = dg.DagsterInstance.ephemeral()
     expected = source_counts(exports)
@@ -190,6 +192,7 @@ def test_single_day_partition_uses_the_same_path(exports: Path, make_sftp_server
         ),
         "lake": LocalLakeResource(root=str(tmp_path / "lake")),
         "warehouse": DuckDBWarehouseResource(database=str(db)),
+        "quality": QualityPolicy(),
     }
     result = dg.materialize([*toast_sftp_files, toast_landing, toast_raw], resources=resources, partition_key=END.isoformat())
     assert result.success

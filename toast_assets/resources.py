@@ -3,6 +3,7 @@
 import dagster as dg
 
 from toast_assets.landing.lake import LocalLakeResource
+from toast_assets.quality.resources import QualityPolicy
 from toast_assets.raw.duckdb_warehouse import DuckDBWarehouseResource
 from toast_assets.settings import ToastConfig
 from toast_assets.sftp.resources import ToastSftpResource
@@ -28,4 +29,5 @@ def build_resources(config: ToastConfig) -> dict[str, dg.ConfigurableResource]:
         ),
         "lake": LocalLakeResource(root=config.lake_url),
         "warehouse": DuckDBWarehouseResource(database=config.duckdb_path),
+        "quality": QualityPolicy(quarantine_threshold=config.quarantine_threshold),
     }

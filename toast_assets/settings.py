@@ -40,6 +40,7 @@ class ToastConfig:
     lake_url: str
     warehouse: str
     duckdb_path: str
+    quarantine_threshold: float
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -132,4 +133,15 @@ def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
         raise ConfigError(f"TOAST_WAREHOUSE={warehouse!r}: supported warehouses are: duckdb")
     duckdb_path = str(Path(_get(env, "TOAST_DUCKDB_PATH") or DEFAULT_DATA_DIR / "toast.duckdb").expanduser().resolve())
 
-    return ToastConfig(sftp=sftp, export_ids=export_ids, lake_url=lake_url, warehouse=warehouse, duckdb_path=duckdb_path)
+    threshold = _number(env, "TOAST_QUARANTINE_THRESHOLD", 0.001, float, low=-1)
+    if not 0 <= threshold < 1:
+        raise ConfigError(f"TOAST_QUARANTINE_THRESHOLD={threshold} must be a share between 0 and 1 (0.001 = 0.1%)")
+
+    return ToastConfig(
+        sftp=sftp,
+        export_ids=export_ids,
+        lake_url=lake_url,
+        warehouse=warehouse,
+        duckdb_path=duckdb_path,
+        quarantine_threshold=threshold,
+    )

@@ -41,6 +41,10 @@ class LakeResource(dg.ConfigurableResource):
     def list_keys(self, prefix: str) -> list[str]:
         raise NotImplementedError
 
+    def sha256(self, key: str) -> str | None:
+        """Checksum of the object as stored now, or None when it is missing."""
+        raise NotImplementedError
+
     @contextmanager
     def local_paths(self, keys: list[str]) -> Iterator[dict[str, str]]:
         """Local file paths a CSV reader can open for these keys (downloaded when remote)."""
@@ -109,6 +113,10 @@ class LocalLakeResource(LakeResource):
         return sorted(
             p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
         )
+
+    def sha256(self, key: str) -> str | None:
+        path = self._path(key)
+        return _file_sha256(path) if path.is_file() else None
 
     @contextmanager
     def local_paths(self, keys: list[str]) -> Iterator[dict[str, str]]:

@@ -10,11 +10,20 @@ from toast_assets.landing.lake import LakeResource
 from toast_assets.partitions import DAILY_PARTITIONS, context_dates
 from toast_assets.raw.load import load_raw
 from toast_assets.raw.prepare import FileLoadStats
-from toast_assets.raw.warehouse import FILE_MANIFEST_TABLE, QUARANTINE_TABLE, RAW_SCHEMA, LoadResult, WarehouseResource
+from toast_assets.quality.resources import QualityPolicy
+from toast_assets.raw.warehouse import (
+    FILE_MANIFEST_TABLE,
+    QUARANTINE_TABLE,
+    RAW_SCHEMA,
+    LoadResult,
+    Reconciliation,
+    WarehouseResource,
+)
 
 RAW_GROUP = "toast_raw"
 ROWS_RECONCILED = "rows_reconciled"
-REQUIRED_COLUMNS_PRESENT = "required_columns_present"
+CONTRACT_VALID = "contract_valid"
+SAMPLE_ROWS_PER_RULE = 3
 
 
 def _table_schema(toast_file: ToastFile) -> dg.TableSchema:
@@ -71,13 +80,21 @@ RAW_CHECKS = [
             ROWS_RECONCILED,
             asset=[RAW_GROUP, entity],
             blocking=True,
-            description="Per file and location: source records = rows loaded + rows quarantined (nothing lost).",
+            description=(
+                "Per file and location: source records = rows loaded + rows quarantined (nothing lost), "
+                "and the lake object's sha256 still matches the manifest."
+            ),
         ),
         dg.AssetCheckSpec(
-            REQUIRED_COLUMNS_PRESENT,
+            CONTRACT_VALID,
             asset=[RAW_GROUP, entity],
             blocking=True,
-            description="Every delivered file carries the contract's required columns (else it is quarantined whole).",
+            description=(
+                "Pandera contract from the Toast file contract: required columns present, ids digit-only, "
+                "timestamps, decimals and booleans parse, natural key unique per location and date. Failing rows "
+                "are quarantined; fails when a file lacks a required column or the quarantined share of the "
+                "partition's rows passes the policy threshold (default 0.1%)."
+            ),
         ),
     )
 ]
@@ -91,7 +108,7 @@ RAW_CHECKS = [
     backfill_policy=dg.BackfillPolicy.single_run(),
     can_subset=True,
 )
-def toast_raw(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+def toast_raw(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource, quality: QualityPolicy):
     """Load the run's business dates from the lake into the raw tables, one transaction for all."""
     dates = context_dates(context)
     selected = {key.path[-1] for key in context.selected_asset_keys}
@@ -117,40 +134,74 @@ def toast_raw(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: 
             yield dg.MaterializeResult(asset_key=[RAW_GROUP, table], metadata=_summary_metadata(result, table))
 
     checks = context.selected_asset_check_keys
+    checksums = {f.source_file: (f.sha256, lake.sha256(f.source_file)) for f in result.files}
+    quarantine = warehouse.read_frame(RAW_SCHEMA, QUARANTINE_TABLE, "business_date", dates)
     for entity in entities:
+        files = result.for_entity(entity)
         if dg.AssetCheckKey(dg.AssetKey([RAW_GROUP, entity]), ROWS_RECONCILED) in checks:
-            off = [r for r in reconciliation if r.entity == entity and not r.balanced]
-            yield dg.AssetCheckResult(
-                asset_key=[RAW_GROUP, entity],
-                check_name=ROWS_RECONCILED,
-                passed=not off,
-                metadata={
-                    "files_checked": sum(1 for r in reconciliation if r.entity == entity),
-                    "files_unbalanced": len(off),
-                    "unbalanced": dg.MetadataValue.md(
-                        "\n".join(
-                            ["| location | date | file | source | loaded | quarantined |", "|---|---|---|---|---|---|"]
-                            + [f"| {r.location_id} | {r.business_date} | {r.file_name} | {r.source_rows} | {r.loaded_rows} | {r.quarantined_rows} |" for r in off[:50]]
-                        )
-                        if off
-                        else "every file balanced"
-                    ),
-                },
+            yield _reconciliation_check(entity, [r for r in reconciliation if r.entity == entity], files, checksums)
+        if dg.AssetCheckKey(dg.AssetKey([RAW_GROUP, entity]), CONTRACT_VALID) in checks:
+            yield _contract_check(entity, files, quarantine[quarantine["entity"] == entity], quality.quarantine_threshold)
+
+
+def _reconciliation_check(
+    entity: str, reconciliation: list[Reconciliation], files: list[FileLoadStats], checksums: dict[str, tuple[str, str | None]]
+) -> dg.AssetCheckResult:
+    off = [r for r in reconciliation if not r.balanced]
+    altered = [f for f in files if checksums[f.source_file][0] != checksums[f.source_file][1]]
+    lines = [f"- {r.file_name}, location {r.location_id}, {r.business_date}: {r.source_rows} source rows, "
+             f"{r.loaded_rows} loaded, {r.quarantined_rows} quarantined" for r in off[:50]]
+    lines += [f"- {f.file_name}, location {f.location_id}, {f.business_date}: lake object no longer matches its "
+              f"manifest sha256 {f.sha256[:12]}…" for f in altered[:50]]
+    return dg.AssetCheckResult(
+        asset_key=[RAW_GROUP, entity],
+        check_name=ROWS_RECONCILED,
+        passed=not off and not altered,
+        metadata={
+            "files_checked": len(reconciliation),
+            "files_unbalanced": len(off),
+            "files_checksum_mismatch": len(altered),
+            "rows_source": sum(r.source_rows for r in reconciliation),
+            "rows_loaded": sum(r.loaded_rows for r in reconciliation),
+            "rows_quarantined": sum(r.quarantined_rows for r in reconciliation),
+            "findings": dg.MetadataValue.md("\n".join(lines) or "every file balanced, every checksum intact"),
+        },
+    )
+
+
+def _contract_check(entity: str, files: list[FileLoadStats], quarantine, threshold: float) -> dg.AssetCheckResult:
+    rejected = [f for f in files if f.rejection]
+    source_rows = sum(f.source_rows for f in files)
+    quarantined = sum(f.quarantined_rows for f in files)
+    share = quarantined / source_rows if source_rows else 0.0
+    reasons = []
+    if not quarantine.empty:
+        for rule, group in sorted(quarantine.groupby("rule"), key=lambda item: -len(item[1]))[:10]:
+            samples = "; ".join(
+                f"{row.source_file.rsplit('/', 1)[-1]} location {row.location_id} {row.business_date} row {row.row_number}"
+                + (f" ({row.error_message[:120]})" if row.error_message else "")
+                for row in group.head(SAMPLE_ROWS_PER_RULE).itertuples()
             )
-        if dg.AssetCheckKey(dg.AssetKey([RAW_GROUP, entity]), REQUIRED_COLUMNS_PRESENT) in checks:
-            rejected = [f for f in result.for_entity(entity) if f.rejection]
-            yield dg.AssetCheckResult(
-                asset_key=[RAW_GROUP, entity],
-                check_name=REQUIRED_COLUMNS_PRESENT,
-                passed=not rejected,
-                metadata={
-                    "files_rejected": len(rejected),
-                    "rejections": dg.MetadataValue.md(
-                        "\n".join(f"- {f.file_name}, location {f.location_id}, {f.business_date}: {f.rejection}" for f in rejected)
-                        or "none"
-                    ),
-                },
-            )
+            reasons.append(f"| `{rule}` | {len(group)} | {samples} |")
+    table = "\n".join(["| rule | rows | samples (file, location, date, row) |", "|---|---|---|", *reasons]) if reasons else "no rows quarantined"
+    problems = [f"{f.file_name} (location {f.location_id}, {f.business_date}): {f.rejection}" for f in rejected]
+    if share > threshold:
+        problems.append(f"{quarantined} of {source_rows} rows quarantined ({share:.3%}), above the {threshold:.3%} threshold")
+    return dg.AssetCheckResult(
+        asset_key=[RAW_GROUP, entity],
+        check_name=CONTRACT_VALID,
+        passed=not problems,
+        description="; ".join(problems) if problems else None,
+        metadata={
+            "rows_source": source_rows,
+            "rows_quarantined": quarantined,
+            "quarantined_share": dg.MetadataValue.float(round(share, 6)),
+            "threshold": dg.MetadataValue.float(threshold),
+            "files_rejected": len(rejected),
+            "top_reasons": dg.MetadataValue.md(table),
+            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none"),
+        },
+    )
 
 
 def _entity_metadata(files: list[FileLoadStats], result: LoadResult, entity: str, seconds: float) -> dict:

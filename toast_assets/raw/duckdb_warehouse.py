@@ -14,12 +14,14 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from toast_assets.contract import BY_ENTITY, EXTRA_COLUMN, LINEAGE_COLUMNS, ToastFile
 from toast_assets.raw.prepare import FileLoadStats, PreparedFile, base_stats, rejected_file_records
 from toast_assets.raw.warehouse import (
     FILE_MANIFEST_TABLE,
+    RowValidator,
     QUARANTINE_TABLE,
     RAW_SCHEMA,
     LoadResult,
@@ -88,13 +90,7 @@ class DuckDBWarehouseResource(WarehouseResource):
         for toast_file in BY_ENTITY.values():
             conn.execute(raw_table_ddl(toast_file))
             # A newer contract may add columns: add them instead of failing on old tables.
-            existing = {
-                row[0]
-                for row in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-                    [RAW_SCHEMA, toast_file.entity],
-                ).fetchall()
-            }
+            existing = set(_columns(conn, RAW_SCHEMA, toast_file.entity))
             for column in [*toast_file.column_names, EXTRA_COLUMN]:
                 if column not in existing:
                     conn.execute(f"ALTER TABLE {RAW_SCHEMA}.{_q(toast_file.entity)} ADD COLUMN {_q(column)} VARCHAR")
@@ -102,7 +98,7 @@ class DuckDBWarehouseResource(WarehouseResource):
         conn.execute(FILE_MANIFEST_DDL)
 
     def replace_raw_partitions(
-        self, entities: list[str], dates: list[date], files: list[PreparedFile]
+        self, entities: list[str], dates: list[date], files: list[PreparedFile], validator: RowValidator | None = None
     ) -> LoadResult:
         result = LoadResult()
         loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -114,7 +110,7 @@ class DuckDBWarehouseResource(WarehouseResource):
             conn.execute("BEGIN TRANSACTION")
             try:
                 for entity in entities:
-                    stats = _replace_entity(conn, BY_ENTITY[entity], dates, by_entity.get(entity, []), loaded_at)
+                    stats = _replace_entity(conn, BY_ENTITY[entity], dates, by_entity.get(entity, []), loaded_at, validator)
                     result.files.extend(stats)
                     result.quarantine_rules[entity] = _rule_counts(conn, entity, dates)
                 conn.execute("COMMIT")
@@ -122,6 +118,42 @@ class DuckDBWarehouseResource(WarehouseResource):
                 conn.execute("ROLLBACK")
                 raise
         return result
+
+    def read_frame(
+        self, schema: str, table: str, date_column: str, dates: list[date], columns: list[str] | None = None
+    ) -> pd.DataFrame:
+        with self.connection() as conn:
+            existing = _columns(conn, schema, table)
+            if not existing:
+                return pd.DataFrame(columns=columns or [])
+            wanted = columns or existing
+            unknown = [c for c in [*wanted, date_column] if c not in existing]
+            if unknown:
+                raise KeyError(f"{schema}.{table} has no column(s) {unknown}")
+            select = ", ".join(_q(c) for c in wanted)
+            return conn.execute(
+                f"SELECT {select} FROM {_q(schema)}.{_q(table)} WHERE {_q(date_column)} IN (SELECT unnest($dates))",
+                {"dates": dates},
+            ).df()
+
+    def replace_frame(self, schema: str, table: str, date_column: str, dates: list[date], frame: pd.DataFrame) -> None:
+        with self.connection() as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(schema)}")
+            conn.register("_replacement", frame)
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {_q(schema)}.{_q(table)} AS SELECT * FROM _replacement LIMIT 0")
+                conn.execute(
+                    f"DELETE FROM {_q(schema)}.{_q(table)} WHERE {_q(date_column)} IN (SELECT unnest($dates))",
+                    {"dates": dates},
+                )
+                conn.execute(f"INSERT INTO {_q(schema)}.{_q(table)} BY NAME SELECT * FROM _replacement")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            finally:
+                conn.unregister("_replacement")
 
     def reconcile(self, entities: list[str], dates: list[date]) -> list[Reconciliation]:
         out: list[Reconciliation] = []
@@ -154,12 +186,23 @@ class DuckDBWarehouseResource(WarehouseResource):
         return out
 
 
+def _columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [schema, table],
+        ).fetchall()
+    ]
+
+
 def _replace_entity(
     conn: duckdb.DuckDBPyConnection,
     toast_file: ToastFile,
     dates: list[date],
     files: list[PreparedFile],
     loaded_at: datetime,
+    validator: RowValidator | None,
 ) -> list[FileLoadStats]:
     entity = toast_file.entity
     table = f"{RAW_SCHEMA}.{_q(entity)}"
@@ -184,6 +227,8 @@ def _replace_entity(
 
     for number, ((signature, encoding), members) in enumerate(sorted(groups.items())):
         _load_group(conn, toast_file, signature, encoding, members, loaded_at, suffix=f"{entity}_{number}")
+    if validator is not None and groups:
+        _quarantine_invalid_rows(conn, toast_file, dates, validator, loaded_at)
 
     counts = dict(
         conn.execute(
@@ -347,6 +392,50 @@ def _raw_line(path: str, position: int) -> str:
         first = handle.read(1)
         line = handle.readline(MAX_LINE_BYTES) if first in (b"\n", b"\r") else first + handle.readline(MAX_LINE_BYTES)
     return line.rstrip(b"\r\n").decode("utf-8", errors="backslashreplace")
+
+
+def _quarantine_invalid_rows(
+    conn: duckdb.DuckDBPyConnection, toast_file: ToastFile, dates: list[date], validator: RowValidator, loaded_at: datetime
+) -> None:
+    """Move rows that break the contract's value rules from the raw table to quarantine.
+
+    Runs inside the load's transaction, so readers never see the rows in both places.
+    """
+    table = f"{RAW_SCHEMA}.{_q(toast_file.entity)}"
+    frame = conn.execute(
+        f"SELECT * EXCLUDE ({_q(EXTRA_COLUMN)}, _loaded_at) FROM {table} "
+        "WHERE _business_date IN (SELECT unnest($dates)) ORDER BY _source_file, _row_number",
+        {"dates": dates},
+    ).df()
+    failures = validator(toast_file, frame)
+    if not failures:
+        return
+    by_row: dict[int, list] = defaultdict(list)
+    for failure in failures:
+        by_row[failure.index].append(failure)
+    records = []
+    for index, row_failures in by_row.items():
+        row = frame.loc[index]
+        rules = sorted({f.rule for f in row_failures})
+        message = "; ".join(
+            sorted({f"{f.column}: {f.rule} ({f.value!r})" for f in row_failures if not f.column.startswith("_")})
+        )
+        original = {c.header: row[c.name] for c in toast_file.columns if c.name in frame.columns and pd.notna(row[c.name])}
+        records.append(
+            [toast_file.entity, row["_location_id"], row["_business_date"], row["_source_file"], row["_file_sha256"],
+             int(row["_row_number"]), ";".join(rules), message, json.dumps(original, ensure_ascii=False), loaded_at]
+        )
+    conn.executemany(f"INSERT INTO {RAW_SCHEMA}.{QUARANTINE_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
+    moved = pd.DataFrame({"source_file": [r[3] for r in records], "row_number": [r[5] for r in records]})
+    conn.register("_moved_rows", moved)
+    try:
+        conn.execute(
+            f"DELETE FROM {table} WHERE _business_date IN (SELECT unnest($dates)) "
+            "AND (_source_file, _row_number) IN (SELECT (source_file, row_number) FROM _moved_rows)",
+            {"dates": dates},
+        )
+    finally:
+        conn.unregister("_moved_rows")
 
 
 def _quarantine_whole_file(conn: duckdb.DuckDBPyConnection, prepared: PreparedFile, loaded_at: datetime) -> None:

@@ -1,11 +1,17 @@
 """The warehouse interface the raw assets talk to, whatever engine is behind it."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
 import dagster as dg
+import pandas as pd
 
+from toast_assets.contract import ToastFile
 from toast_assets.raw.prepare import FileLoadStats, PreparedFile
+
+# Given a contract entry and a frame of its raw rows, the (row, rule) pairs the rows break.
+RowValidator = Callable[[ToastFile, pd.DataFrame], list]
 
 RAW_SCHEMA = "toast_raw"
 QUARANTINE_TABLE = "quarantine"
@@ -44,13 +50,31 @@ class WarehouseResource(dg.ConfigurableResource):
     """Raw tables, quarantine and the file manifest, replaced one set of business dates at a time."""
 
     def replace_raw_partitions(
-        self, entities: list[str], dates: list[date], files: list[PreparedFile]
+        self, entities: list[str], dates: list[date], files: list[PreparedFile], validator: RowValidator | None = None
     ) -> LoadResult:
-        """Replace exactly these entities' rows for these dates with the given files, atomically."""
+        """Replace exactly these entities' rows for these dates with the given files, atomically.
+
+        `validator` (the Pandera contract) runs on the loaded rows before the commit; rows it
+        rejects move to quarantine in the same transaction.
+        """
         raise NotImplementedError
 
     def reconcile(self, entities: list[str], dates: list[date]) -> list[Reconciliation]:
         """Per file: manifest source records vs rows in the raw table and in quarantine."""
+        raise NotImplementedError
+
+    def read_frame(
+        self, schema: str, table: str, date_column: str, dates: list[date], columns: list[str] | None = None
+    ) -> pd.DataFrame:
+        """Rows of a warehouse table whose `date_column` is one of `dates`, as a DataFrame.
+
+        Identifiers are validated against the table's real columns; values are never
+        spliced into SQL. An absent table reads as an empty frame.
+        """
+        raise NotImplementedError
+
+    def replace_frame(self, schema: str, table: str, date_column: str, dates: list[date], frame: pd.DataFrame) -> None:
+        """Replace the rows of `dates` in a (created-if-absent) table with `frame`, atomically."""
         raise NotImplementedError
 
     def describe(self) -> str:
