@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo run ui test lint validate clean
+.PHONY: install manifest demo run ui test lint validate clean
 
 install: $(VENV)/.installed
 
@@ -17,7 +17,12 @@ $(UV):
 
 $(VENV)/.installed: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
+	$(MAKE) manifest
 	touch $@
+
+# The dbt manifest the Dagster assets are defined from, prepared once instead of on every load.
+manifest:
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/dagster-dbt project prepare-and-package --file toast_assets/dbt/project.py
 
 demo: install
 	$(PY) -m toast_assets.demo.cli demo

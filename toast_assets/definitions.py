@@ -1,9 +1,9 @@
 """The Dagster code location: assembles assets, checks, jobs and resources. Nothing else."""
 
-import os
-
 import dagster as dg
 
+from toast_assets.dbt.assets import toast_dbt_assets
+from toast_assets.dbt.resources import dbt_resource
 from toast_assets.landing.assets import toast_landing
 from toast_assets.partitions import DAILY_PARTITIONS
 from toast_assets.raw.assets import toast_raw
@@ -12,8 +12,6 @@ from toast_assets.settings import load_config
 from toast_assets.sftp.assets import toast_sftp_files
 
 CONFIG = load_config()
-# dbt's profile reads the same DuckDB file; give it the resolved path.
-os.environ.setdefault("TOAST_DUCKDB_PATH", CONFIG.duckdb_path)
 
 toast_daily = dg.define_asset_job(
     name="toast_daily",
@@ -23,9 +21,9 @@ toast_daily = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*toast_sftp_files, toast_landing, toast_raw],
+    assets=[*toast_sftp_files, toast_landing, toast_raw, toast_dbt_assets],
     jobs=[toast_daily],
-    resources=build_resources(CONFIG),
+    resources={**build_resources(CONFIG), "dbt": dbt_resource()},
     # One process per run: a process per step would re-import the code location each time.
     executor=dg.in_process_executor,
 )

@@ -78,6 +78,12 @@ def _existing_file(env: Mapping[str, str], name: str) -> str | None:
     return str(path.resolve())
 
 
+def duckdb_path(env: Mapping[str, str] | None = None) -> str:
+    """The DuckDB warehouse file: TOAST_DUCKDB_PATH, or `.data/toast.duckdb` in the checkout."""
+    env = os.environ if env is None else env
+    return str(Path(_get(env, "TOAST_DUCKDB_PATH") or DEFAULT_DATA_DIR / "toast.duckdb").expanduser().resolve())
+
+
 def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
     env = os.environ if env is None else env
     hint = "set it to your Toast SFTP export login, or run `make demo` and `source .demo/toast.env`"
@@ -131,7 +137,6 @@ def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
     warehouse = (_get(env, "TOAST_WAREHOUSE") or "duckdb").lower()
     if warehouse != "duckdb":
         raise ConfigError(f"TOAST_WAREHOUSE={warehouse!r}: supported warehouses are: duckdb")
-    duckdb_path = str(Path(_get(env, "TOAST_DUCKDB_PATH") or DEFAULT_DATA_DIR / "toast.duckdb").expanduser().resolve())
 
     threshold = _number(env, "TOAST_QUARANTINE_THRESHOLD", 0.001, float, low=-1)
     if not 0 <= threshold < 1:
@@ -142,6 +147,6 @@ def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
         export_ids=export_ids,
         lake_url=lake_url,
         warehouse=warehouse,
-        duckdb_path=duckdb_path,
+        duckdb_path=duckdb_path(env),
         quarantine_threshold=threshold,
     )

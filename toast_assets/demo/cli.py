@@ -151,6 +151,7 @@ def run_range(start: date, end: date) -> int:
         code = subprocess.call(command, env=dagster_env(env), cwd=PROJECT_ROOT)
     if code == 0:
         print_summary(Path(env["TOAST_DUCKDB_PATH"]), start, end)
+        print_marts(Path(env["TOAST_DUCKDB_PATH"]), start, end)
     return code
 
 
@@ -171,6 +172,40 @@ def print_summary(duckdb_path: Path, start: date, end: date) -> None:
     print("-" * len(header))
     for entity, files, read, loaded, quarantined, locations, empty in rows:
         print(f"{entity:<30}{files:>7}{read:>11}{loaded:>10}{quarantined:>13}{locations:>11}{empty:>7}")
+
+
+MART_PREVIEWS = {
+    "daily_sales_summary (last 3 business dates)": """
+        SELECT business_date, location_id, location_name, orders_count, voided_orders_count, guests_count,
+               net_sales, discount_amount, gross_sales, tax_amount, tip_amount, avg_order_value
+        FROM toast_marts.daily_sales_summary
+        WHERE business_date BETWEEN greatest($start, $end - INTERVAL 2 DAY) AND $end
+        ORDER BY business_date, location_id""",
+    "product_performance (top 3 items per location, whole range)": """
+        SELECT location_id, menu_item, menu_group, sum(quantity_sold) AS quantity_sold, sum(net_sales) AS net_sales
+        FROM toast_marts.product_performance
+        WHERE business_date BETWEEN $start AND $end
+        GROUP BY location_id, menu_item, menu_group
+        QUALIFY row_number() OVER (PARTITION BY location_id ORDER BY sum(net_sales) DESC) <= 3
+        ORDER BY location_id, net_sales DESC""",
+    "store_performance (last business date)": """
+        SELECT business_date, location_id, net_sales, net_sales_7d, net_sales_vs_prior_week, tip_rate,
+               card_payment_share, avg_ticket_minutes, labor_hours, labor_cost_pct, sales_per_labor_hour,
+               cash_over_short
+        FROM toast_marts.store_performance
+        WHERE business_date = $end
+        ORDER BY location_id""",
+}
+
+
+def print_marts(duckdb_path: Path, start: date, end: date) -> None:
+    """A compact look at each mart, as an analyst would first query it."""
+    with duckdb.connect(str(duckdb_path), read_only=True) as conn:
+        for title, sql in MART_PREVIEWS.items():
+            print(f"\n{title}:")
+            params = {name: value for name, value in {"start": start, "end": end}.items() if f"${name}" in sql}
+            relation = conn.sql(sql, params=params)
+            print(relation.to_df().to_string(index=False, max_colwidth=24, float_format=lambda v: f"{v:,.2f}"))
 
 
 def ui(host: str, port: int) -> int:
