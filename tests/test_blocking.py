@@ -10,17 +10,14 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from pipeline_resources import pipeline_resources
 
 from toast_assets.dbt.assets import toast_dbt_assets
 from toast_assets.dbt.resources import dbt_resource
 from toast_assets.demo.generator import generate
 from toast_assets.landing.assets import toast_landing
-from toast_assets.landing.lake import LocalLakeResource
-from toast_assets.quality.resources import QualityPolicy
 from toast_assets.raw.assets import toast_raw
-from toast_assets.raw.duckdb_warehouse import DuckDBWarehouseResource
 from toast_assets.sftp.assets import toast_sftp_files
-from toast_assets.sftp.resources import ToastSftpResource
 
 DAY = date(2026, 10, 2)
 DAILY_SALES = dg.AssetKey(["toast_marts", "daily_sales_summary"])
@@ -40,18 +37,8 @@ def corrupt_orders(path: Path, rows_to_break: int, column: str, value: str) -> N
 
 def run_day(exports: Path, tmp_path: Path, make_sftp_server, monkeypatch: pytest.MonkeyPatch) -> dg.ExecuteInProcessResult:
     _, settings = make_sftp_server(exports)
-    db = tmp_path / "toast.duckdb"
-    monkeypatch.setenv("TOAST_DUCKDB_PATH", str(db))  # dbt's profile reads the same file
-    resources = {
-        "toast_sftp": ToastSftpResource(
-            host=settings.host, port=settings.port, username=settings.username,
-            private_key_path=settings.private_key_path, known_hosts_path=settings.known_hosts_path,
-        ),
-        "lake": LocalLakeResource(root=str(tmp_path / "lake")),
-        "warehouse": DuckDBWarehouseResource(database=str(db)),
-        "quality": QualityPolicy(),
-        "dbt": dbt_resource(),
-    }
+    monkeypatch.setenv("TOAST_DUCKDB_PATH", str(tmp_path / "toast.duckdb"))  # dbt's profile reads the same file
+    resources = {**pipeline_resources(settings, tmp_path), "dbt": dbt_resource()}
     return dg.materialize(
         [*toast_sftp_files, toast_landing, toast_raw, toast_dbt_assets],
         resources=resources,

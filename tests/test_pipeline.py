@@ -14,17 +14,14 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from pipeline_resources import pipeline_resources
 
 from toast_assets.contract import BY_ENTITY, TOAST_FILES, file_for_name
 from toast_assets.contract.layout import parse_date_folder
 from toast_assets.demo.generator import generate
 from toast_assets.landing.assets import toast_landing
-from toast_assets.landing.lake import LocalLakeResource
-from toast_assets.quality.resources import QualityPolicy
 from toast_assets.raw.assets import toast_raw
-from toast_assets.raw.duckdb_warehouse import DuckDBWarehouseResource
 from toast_assets.sftp.assets import toast_sftp_files
-from toast_assets.sftp.resources import ToastSftpResource
 
 START = date(2026, 10, 1)
 DAYS = 5
@@ -101,15 +98,7 @@ def run_range(resources: dict, instance: dg.DagsterInstance, start: date, end: d
 def test_range_lands_and_loads_every_row_once(exports: Path, make_sftp_server, tmp_path: Path) -> None:
     server, settings = make_sftp_server(exports)
     db = tmp_path / "toast.duckdb"
-    resources = {
-        "toast_sftp": ToastSftpResource(
-            host=settings.host, port=settings.port, username=settings.username,
-            private_key_path=settings.private_key_path, known_hosts_path=settings.known_hosts_path,
-        ),
-        "lake": LocalLakeResource(root=str(tmp_path / "lake")),
-        "warehouse": DuckDBWarehouseResource(database=str(db)),
-        "quality": QualityPolicy(),
-    }
+    resources = pipeline_resources(settings, tmp_path)
     instance = dg.DagsterInstance.ephemeral()
     expected = source_counts(exports)
     assert len({k[1] for k in expected}) == LOCATIONS and len({k[2] for k in expected}) == DAYS
@@ -185,15 +174,8 @@ def test_range_lands_and_loads_every_row_once(exports: Path, make_sftp_server, t
 def test_single_day_partition_uses_the_same_path(exports: Path, make_sftp_server, tmp_path: Path) -> None:
     _, settings = make_sftp_server(exports)
     db = tmp_path / "toast.duckdb"
-    resources = {
-        "toast_sftp": ToastSftpResource(
-            host=settings.host, port=settings.port, username=settings.username,
-            private_key_path=settings.private_key_path, host_key_fingerprint=_fingerprint_of(settings),
-        ),
-        "lake": LocalLakeResource(root=str(tmp_path / "lake")),
-        "warehouse": DuckDBWarehouseResource(database=str(db)),
-        "quality": QualityPolicy(),
-    }
+    # The pinned-fingerprint path instead of known_hosts.
+    resources = pipeline_resources(settings, tmp_path, known_hosts_path=None, host_key_fingerprint=_fingerprint_of(settings))
     result = dg.materialize([*toast_sftp_files, toast_landing, toast_raw], resources=resources, partition_key=END.isoformat())
     assert result.success
     expected = {k: v for k, v in source_counts(exports).items() if k[2] == END}
