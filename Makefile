@@ -4,6 +4,8 @@ VENV := .venv
 UV := .tools/bin/uv
 PY := $(VENV)/bin/python
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+# dbt, dagster and dagster-dbt from the project environment, as if it were activated.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 .PHONY: install manifest demo run ui test lint validate clean
@@ -22,7 +24,7 @@ $(VENV)/.installed: uv.lock pyproject.toml | $(UV)
 
 # The dbt manifest the Dagster assets are defined from, prepared once instead of on every load.
 manifest:
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/dagster-dbt project prepare-and-package --file toast_assets/dbt/project.py
+	$(VENV)/bin/dagster-dbt project prepare-and-package --file toast_assets/dbt/project.py
 
 demo: install
 	$(PY) -m toast_assets.demo.cli demo

@@ -55,6 +55,8 @@ toast_dbt_project = DbtProject(
     profiles_dir=DBT_PROJECT_DIR,
     target=dbt_target(),
 )
-toast_dbt_project.prepare_if_dev()
-if not toast_dbt_project.manifest_path.exists():
+# `dagster dev` re-parses on load to pick up edits (what DbtProject.prepare_if_dev does, but
+# with the dbt beside this interpreter: a code server started from an unactivated virtualenv
+# has no `dbt` on PATH).
+if os.environ.get("DAGSTER_IS_DEV_CLI") or not toast_dbt_project.manifest_path.exists():
     prepare_manifest(toast_dbt_project)
