@@ -44,7 +44,7 @@ def _free_port() -> int:
 def prepare(start: date, days: int, locations: int, seed: int = 7) -> dict[str, str]:
     """Generate the demo group's exports and keys, and write the environment that points at them."""
     from toast_assets.demo.generator import generate
-    from toast_assets.sftp.keys import generate_private_key
+    from toast_assets.sftp.keys import generate_private_key, load_private_key, public_key_line
 
     exports, keys, data = DEMO_DIR / "exports", DEMO_DIR / "keys", DEMO_DIR / "data"
     for folder in (exports, data):
@@ -56,9 +56,13 @@ def prepare(start: date, days: int, locations: int, seed: int = 7) -> dict[str, 
     if not (keys / "host_ed25519").exists():
         generate_private_key(keys / "host_ed25519", "ed25519")
     shutil.copyfile(keys / "client_ed25519.pub", keys / "authorized_keys")
+    port = _free_port()
+    # Pin the demo server's host key now, as a group pins Toast's: the client never trusts blindly.
+    host_key = load_private_key(keys / "host_ed25519")
+    (keys / "known_hosts").write_text(f"[127.0.0.1]:{port} {public_key_line(host_key)}\n", encoding="ascii")
     env = {
         "TOAST_SFTP_HOST": "127.0.0.1",
-        "TOAST_SFTP_PORT": str(_free_port()),
+        "TOAST_SFTP_PORT": str(port),
         "TOAST_SFTP_USERNAME": "demo",
         "TOAST_SFTP_PRIVATE_KEY_PATH": str(keys / "client_ed25519"),
         "TOAST_SFTP_KNOWN_HOSTS": str(keys / "known_hosts"),
@@ -229,7 +233,11 @@ def validate() -> int:
     """`dagster definitions validate` against the configured environment, or the demo's."""
     dagster = str(Path(sys.executable).with_name("dagster"))
     command = [dagster, "definitions", "validate", "-w", str(PROJECT_ROOT / "workspace.yaml")]
-    demo_env = None if os.environ.get("TOAST_SFTP_HOST") else read_env_file()
+    demo_env = None
+    if not os.environ.get("TOAST_SFTP_HOST"):
+        if not ENV_FILE.exists():
+            prepare(DEFAULT_START, DEFAULT_DAYS, DEFAULT_LOCATIONS)  # a fresh clone validates against the demo
+        demo_env = read_env_file()
     return subprocess.call(command, env=dagster_env(demo_env), cwd=PROJECT_ROOT)
 
 
