@@ -6,6 +6,9 @@ from toast_assets.dbt.assets import toast_dbt_assets
 from toast_assets.dbt.resources import dbt_resource
 from toast_assets.landing.assets import toast_landing
 from toast_assets.partitions import DAILY_PARTITIONS
+from toast_assets.quality.checks import QUALITY_CHECKS
+from toast_assets.quality.freshness import with_mart_freshness
+from toast_assets.quality.weekly import QUALITY_GROUP, weekly_quality_report, weekly_validation, weekly_validation_schedule
 from toast_assets.raw.assets import toast_raw
 from toast_assets.resources import build_resources
 from toast_assets.settings import load_config
@@ -16,13 +19,22 @@ CONFIG = load_config()
 toast_daily = dg.define_asset_job(
     name="toast_daily",
     description="Land, load and model the Toast exports of one business date or a range, as one run.",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("toast_sftp"),
+    # The weekly report is not partitioned and has its own job.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("toast_sftp", QUALITY_GROUP),
     partitions_def=DAILY_PARTITIONS,
 )
 
 defs = dg.Definitions(
-    assets=[*toast_sftp_files, toast_landing, toast_raw, toast_dbt_assets],
-    jobs=[toast_daily],
+    assets=[
+        *toast_sftp_files,
+        toast_landing,
+        toast_raw,
+        with_mart_freshness(toast_dbt_assets),
+        weekly_quality_report,
+    ],
+    asset_checks=QUALITY_CHECKS,
+    jobs=[toast_daily, weekly_validation],
+    schedules=[weekly_validation_schedule],
     resources={**build_resources(CONFIG), "dbt": dbt_resource()},
     # One process per run: a process per step would re-import the code location each time.
     executor=dg.in_process_executor,

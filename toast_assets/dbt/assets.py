@@ -13,7 +13,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from toast_assets.dbt.partition_vars import partition_window_vars
-from toast_assets.dbt.project import toast_dbt_project
+from toast_assets.dbt.project import DUCKDB_TARGET, toast_dbt_project
 from toast_assets.dbt.translator import ToastDbtTranslator
 from toast_assets.partitions import DAILY_PARTITIONS
 
@@ -38,6 +38,11 @@ def toast_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> 
     dbt_vars = partition_window_vars(context.partition_time_window)
     context.log.info(f"dbt build for business dates {dbt_vars['start_date']} .. {dbt_vars['end_date']}")
     args = ["build", "--vars", json.dumps(dbt_vars), *DBT_BUILD_EXCLUDE_ARGS]
-    # Column types come from the warehouse where the resource has an adapter (BigQuery);
-    # on DuckDB the resource has none and the YAML-documented types stand.
-    yield from dbt.cli(args, context=context).stream().fetch_column_metadata(with_column_lineage=False)
+    events = dbt.cli(args, context=context).stream()
+    if dbt.target == DUCKDB_TARGET:
+        # No adapter on DuckDB (the YAML-documented types stand), and the column-metadata
+        # wrapper would poll in a busy loop for the whole dbt run, costing a core.
+        yield from events
+    else:
+        # Column types come from the warehouse where the resource has an adapter (BigQuery).
+        yield from events.fetch_column_metadata(with_column_lineage=False)

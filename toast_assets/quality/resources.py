@@ -17,3 +17,11 @@ class QualityPolicy(dg.ConfigurableResource):
     anomaly_weeks: int = 6
     anomaly_min_history: int = 3
     anomaly_threshold: float = 4.0
+    # A same-weekday history of a few points can have a MAD near zero, which would turn an
+    # ordinary 10% swing into a huge z-score: the MAD is never taken below this share of the
+    # median (with 10% and a threshold of 4, a flat history flags changes of about 60% or
+    # more; a 90% drop is flagged whatever the history).
+    anomaly_mad_floor: float = 0.1
+    # How far back (days) a location's deliveries make it expected on a date when neither
+    # the SFTP export ids nor the locations reference name it.
+    completeness_lookback_days: int = 28

@@ -136,6 +136,17 @@ class DuckDBWarehouseResource(WarehouseResource):
                 {"dates": dates},
             ).df()
 
+    def read_table(self, schema: str, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+        with self.connection() as conn:
+            existing = _columns(conn, schema, table)
+            if not existing:
+                return pd.DataFrame(columns=columns or [])
+            wanted = columns or existing
+            unknown = [c for c in wanted if c not in existing]
+            if unknown:
+                raise KeyError(f"{schema}.{table} has no column(s) {unknown}")
+            return conn.execute(f"SELECT {', '.join(_q(c) for c in wanted)} FROM {_q(schema)}.{_q(table)}").df()
+
     def replace_frame(self, schema: str, table: str, date_column: str, dates: list[date], frame: pd.DataFrame) -> None:
         with self.connection() as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(schema)}")

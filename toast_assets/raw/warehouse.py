@@ -77,5 +77,11 @@ class WarehouseResource(dg.ConfigurableResource):
         """Replace the rows of `dates` in a (created-if-absent) table with `frame`, atomically."""
         raise NotImplementedError
 
+    def read_table(self, schema: str, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """Every row of a small table without a date column (a reference such as
+        `toast_reference.locations`), as a DataFrame. Identifiers are validated against the
+        table's real columns; an absent table reads as an empty frame."""
+        raise NotImplementedError
+
     def describe(self) -> str:
         raise NotImplementedError
