@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -87,7 +87,8 @@ def ratio(numerator: Decimal | None, denominator: Decimal | None) -> float | Non
 
 
 def cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT)
+    # Money rounds half up (away from zero), as the marts' SQL and financial reports do.
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def read_rows(folder: Path, file_name: str) -> list[dict[str, str]] | None:

@@ -29,8 +29,9 @@ DEFAULT_START = date(2026, 10, 1)
 DEFAULT_DAYS = 14
 DEFAULT_LOCATIONS = 3
 DAGSTER_HOME = Path(os.environ.get("DAGSTER_HOME", PROJECT_ROOT / ".dagster_home")).resolve()
-# Every asset the pipeline materializes; the SFTP files themselves are external.
-MATERIALIZE_SELECTION = "not group:toast_sftp"
+# Every daily asset the pipeline materializes: the SFTP files themselves are external, and
+# the weekly quality report is not partitioned (it has its own job and schedule).
+MATERIALIZE_SELECTION = "not group:toast_sftp and not group:quality"
 # The run's own progress messages, without Dagster's per-event debug lines.
 RUN_LOG_CONFIG = '{"loggers": {"console": {"config": {"log_level": "INFO"}}}}'
 
