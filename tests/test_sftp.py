@@ -643,12 +643,12 @@ def test_cli_server_prints_port_and_stops_on_signal(
             process.stderr.close()
 
 
-@pytest.mark.skipif(shutil.which("sftp") is None, reason="OpenSSH sftp client not installed")
 def test_openssh_sftp_client_reads_from_the_bundled_server(
     sftp_server: ToastSftpServer, sftp_settings: SftpSettings, sftp_keys: SftpKeys,
     sftp_export_tree: SftpExportTree, tmp_path: Path,
 ) -> None:  # fmt: skip
     """The demo server speaks standard SFTP: OpenSSH's own client can list and fetch."""
+    assert shutil.which("sftp"), "OpenSSH's sftp client is missing: apt-get install openssh-client (.ci/run does)"
     target = tmp_path / "fetched.csv"
     batch = tmp_path / "batch"
     batch.write_text(f"ls /185129\nget /185129/20260105/OrderDetails.csv {target}\n")
