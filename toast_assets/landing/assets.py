@@ -8,8 +8,10 @@ import dagster as dg
 from toast_assets.contract import TOAST_FILES
 from toast_assets.landing.lake import LakeResource
 from toast_assets.landing.landing import LandingReport, land
+from toast_assets.lib.retry import step_retry_policy
 from toast_assets.partitions import DAILY_PARTITIONS, context_dates
 from toast_assets.sftp.assets import SFTP_GROUP
+from toast_assets.sftp.client import HostKeyError, SftpAuthError
 from toast_assets.sftp.resources import ToastSftpResource
 
 LANDING_GROUP = "toast_landing"
@@ -38,22 +40,34 @@ LANDING_SPECS = [
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     can_subset=True,
+    # The SFTP network is the flaky part of a night: retry the step with backoff and jitter.
+    retry_policy=step_retry_policy(),
 )
 def toast_landing(context: dg.AssetExecutionContext, toast_sftp: ToastSftpResource, lake: LakeResource):
     """One SFTP session lands all files of all locations for the run's dates (one day or a range)."""
     dates = context_dates(context)
     entities = {key.path[-1] for key in context.selected_asset_keys}
     started = time.monotonic()
-    with toast_sftp.open() as client:
-        expected = list(toast_sftp.export_ids) or client.list_export_ids()
-        report = land(
-            client,
-            lake,
-            dates,
-            export_ids=toast_sftp.export_ids or None,
-            entities=entities,
-            log=context.log.debug,
-        )
+    retries: list[str] = []
+
+    def on_retry(message: str) -> None:
+        retries.append(message)
+        context.log.warning(message)
+
+    try:
+        with toast_sftp.open(log=on_retry) as client:
+            expected = list(toast_sftp.export_ids) or client.list_export_ids()
+            report = land(
+                client,
+                lake,
+                dates,
+                export_ids=toast_sftp.export_ids or None,
+                entities=entities,
+                log=context.log.debug,
+            )
+    except (HostKeyError, SftpAuthError) as exc:
+        # No wait fixes an untrusted host key or a refused login: fail now, without step retries.
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
     seconds = round(time.monotonic() - started, 3)
     missing = {d: sorted(set(expected) - report.locations_by_date.get(d, set())) for d in dates}
     for d, locations in missing.items():
@@ -69,7 +83,12 @@ def toast_landing(context: dg.AssetExecutionContext, toast_sftp: ToastSftpResour
         if toast_file.entity in entities:
             yield dg.MaterializeResult(
                 asset_key=[LANDING_GROUP, toast_file.entity],
-                metadata=_metadata(toast_file.entity, toast_file.file_name, report, expected, seconds),
+                metadata={
+                    **_metadata(toast_file.entity, toast_file.file_name, report, expected, seconds),
+                    # How flaky the SFTP link was for this landing: plotted over time in the UI.
+                    "connection_retries": dg.MetadataValue.int(len(retries)),
+                    "step_attempt": dg.MetadataValue.int(context.retry_number + 1),
+                },
             )
 
 

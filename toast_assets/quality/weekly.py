@@ -68,7 +68,7 @@ from toast_assets.quality.scoring import (
     score_findings,
 )
 from toast_assets.raw.assets import CONTRACT_VALID, RAW_GROUP, ROWS_RECONCILED
-from toast_assets.raw.warehouse import QUARANTINE_TABLE, WarehouseResource
+from toast_assets.raw.warehouse import QUARANTINE_TABLE, WAREHOUSE_WRITE_TAGS, WarehouseResource
 from toast_assets.settings import ConfigError
 from toast_assets.sftp.resources import ToastSftpResource
 
@@ -461,6 +461,7 @@ def weekly_quality_report(
 weekly_validation = dg.define_asset_job(
     name=WEEKLY_JOB,
     selection=dg.AssetSelection.assets(WEEKLY_REPORT_KEY),
+    tags=WAREHOUSE_WRITE_TAGS,
     description="Re-check the last seven business dates across all files and locations and write the weekly quality report.",
 )
 

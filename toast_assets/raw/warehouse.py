@@ -13,6 +13,10 @@ from toast_assets.raw.prepare import FileLoadStats, PreparedFile
 # Given a contract entry and a frame of its raw rows, the (row, rule) pairs the rows break.
 RowValidator = Callable[[ToastFile, pd.DataFrame], list]
 
+# Run tag of jobs that write the warehouse: the instance caps how many such runs proceed at
+# once (deploy/dagster.yaml), so DuckDB's single writer is never contended.
+WAREHOUSE_WRITE_TAGS = {"toast/warehouse": "write"}
+
 RAW_SCHEMA = "toast_raw"
 QUARANTINE_TABLE = "quarantine"
 FILE_MANIFEST_TABLE = "file_manifest"

@@ -1,11 +1,17 @@
 """The Toast SFTP login as a Dagster resource: settings in, one client session out."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import dagster as dg
 
-from toast_assets.sftp.client import SftpSettings, ToastSftpClient
+from toast_assets.lib.retry import call_with_retries, network_backoff
+from toast_assets.sftp.client import HostKeyError, RemotePathError, SftpAuthError, SftpError, SftpSettings, ToastSftpClient
+
+
+def is_transient(error: BaseException) -> bool:
+    """Network trouble a later try can fix; never an untrusted host key, a refused key or a bad path."""
+    return isinstance(error, SftpError) and not isinstance(error, (HostKeyError, SftpAuthError, RemotePathError))
 
 
 class ToastSftpResource(dg.ConfigurableResource):
@@ -41,10 +47,25 @@ class ToastSftpResource(dg.ConfigurableResource):
         )
 
     @contextmanager
-    def open(self) -> Iterator[ToastSftpClient]:
-        """One connection for the whole run: per-file connections cost a handshake each."""
-        with ToastSftpClient(self.settings()) as client:
+    def open(self, log: Callable[[str], None] | None = None) -> Iterator[ToastSftpClient]:
+        """One connection for the whole run: per-file connections cost a handshake each.
+
+        Connecting is retried with exponential backoff and jitter (`TOAST_NETWORK_RETRY_*`);
+        `log` receives a message before each wait.
+        """
+        settings = self.settings()
+        settings.validate()  # a wrong setting is not worth waiting for
+        client = call_with_retries(
+            lambda: ToastSftpClient(settings).connect(),
+            what=f"connecting to SFTP {settings.endpoint}",
+            backoff=network_backoff(),
+            is_transient=is_transient,
+            on_retry=log,
+        )
+        try:
             yield client
+        finally:
+            client.close()
 
     def describe(self) -> str:
         return f"sftp://{self.username}@{self.host}:{self.port}{self.root}"

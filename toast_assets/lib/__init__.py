@@ -1,0 +1,1 @@
+"""Small shared building blocks: retries with backoff and structured JSON log lines."""

@@ -1,0 +1,144 @@
+"""Production logs as JSON lines: one object per message, with run, business date and location.
+
+Dagster keeps every run's log in its own event log; a log platform (Cloud Logging, Loki,
+Datadog) wants one line per message with fields it can filter on. `JsonLinesHandler` is a
+Python logging handler that the instance attaches to every run through `dagster.yaml`:
+
+    python_logs:
+      managed_python_loggers: [toast_assets]
+      dagster_handler_config:
+        handlers:
+          toast_json_lines:
+            class: toast_assets.lib.logging.JsonLinesHandler
+            level: INFO
+
+Each line carries `ts`, `level`, `logger`, `message`, and when known `run_id`, `job`, `step`,
+`event` (Dagster event type), `business_date` (single-date runs) or `business_date_start` /
+`business_date_end` (ranges), and `location` / `locations`. Dates come from the run's
+partition tags; locations from an `extra={"location": ...}` on the call or, failing that,
+from the message text ("location 185129"), which every message of this code base names.
+
+    TOAST_LOG_FILE   where the lines go: a file path, or `-` for standard error (containers).
+                     Default: $DAGSTER_HOME/logs/toast.jsonl, standard error without DAGSTER_HOME.
+"""
+
+import json
+import logging
+import os
+import re
+import sys
+import threading
+import traceback
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ENV_LOG_FILE = "TOAST_LOG_FILE"
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+_LOCATIONS = re.compile(r"\blocation(?:s|\(s\))?\s+(\d+(?:\s*,\s*\d+)*)")
+_BUSINESS_DATE = re.compile(r"\bbusiness date(?:\(s\)|s)?\s+(\d{4}-\d{2}-\d{2})")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
+_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "dagster_meta"}
+
+
+def _scalar(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+def record_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The JSON object for one log record (pure, so it is tested without a handler)."""
+    meta: Mapping[str, Any] = getattr(record, "dagster_meta", None) or {}
+    message = meta.get("orig_message") or record.getMessage()
+    fields: dict[str, Any] = {
+        "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+        "level": record.levelname,
+        "logger": record.name,
+        "message": message,
+    }
+    if meta.get("run_id"):
+        fields["run_id"] = meta["run_id"]
+    if meta.get("job_name"):
+        fields["job"] = meta["job_name"]
+    if meta.get("step_key"):
+        fields["step"] = meta["step_key"]
+    event = meta.get("dagster_event")
+    if event is not None:
+        fields["event"] = getattr(event, "event_type_value", None)
+
+    tags: Mapping[str, str] = meta.get("job_tags") or {}
+    extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS and not k.startswith("_")}
+    if _DATE.match(str(extra.get("business_date", ""))):
+        fields["business_date"] = str(extra.pop("business_date"))
+    elif _DATE.match(tags.get(PARTITION_TAG, "")):
+        fields["business_date"] = tags[PARTITION_TAG]
+    elif tags.get(RANGE_START_TAG) and tags.get(RANGE_END_TAG):
+        fields["business_date_start"], fields["business_date_end"] = tags[RANGE_START_TAG], tags[RANGE_END_TAG]
+        if tags[RANGE_START_TAG] == tags[RANGE_END_TAG]:
+            fields["business_date"] = tags[RANGE_START_TAG]
+    elif match := _BUSINESS_DATE.search(message):
+        fields["business_date"] = match.group(1)
+
+    if extra.get("location") is not None:
+        fields["location"] = str(extra.pop("location"))
+    elif match := _LOCATIONS.search(message):
+        found = [x.strip() for x in match.group(1).split(",")]
+        if len(found) == 1:
+            fields["location"] = found[0]
+        else:
+            fields["locations"] = found
+    for key, value in extra.items():
+        fields.setdefault(key, _scalar(value))
+    if record.exc_info and record.exc_info[0] is not None:
+        fields["error"] = "".join(traceback.format_exception(*record.exc_info)).strip()
+    return fields
+
+
+class JsonLinesFormatter(logging.Formatter):
+    """Formats a record as one JSON object on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(record_fields(record), ensure_ascii=False, default=str)
+
+
+def default_destination(env: Mapping[str, str] | None = None) -> str:
+    """`TOAST_LOG_FILE`, else `$DAGSTER_HOME/logs/toast.jsonl`, else `-` (standard error)."""
+    env = os.environ if env is None else env
+    chosen = (env.get(ENV_LOG_FILE) or "").strip()
+    if chosen:
+        return chosen
+    home = (env.get("DAGSTER_HOME") or "").strip()
+    return str(Path(home) / "logs" / "toast.jsonl") if home else "-"
+
+
+class JsonLinesHandler(logging.Handler):
+    """Appends one JSON line per record to a file (or standard error with `-`).
+
+    The file is opened per line: several run processes append to it at once, and Dagster
+    rebuilds its handlers for every run, so no handle is kept open between records.
+    """
+
+    def __init__(self, path: str | None = None, level: int | str = logging.NOTSET) -> None:
+        super().__init__(level)
+        self.path = path or default_destination()
+        self.setFormatter(JsonLinesFormatter())
+        self._write_lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+            with self._write_lock:
+                if self.path == "-":
+                    sys.stderr.write(line)
+                    sys.stderr.flush()
+                    return
+                target = Path(self.path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with target.open("a", encoding="utf-8") as handle:
+                    handle.write(line)
+        except Exception:  # noqa: BLE001 - logging must never break a run; logging reports it itself
+            self.handleError(record)
