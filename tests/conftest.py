@@ -3,7 +3,9 @@
 import os
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-os.environ.setdefault("NO_GCE_CHECK", "True")
+# google-auth skips the metadata-server probe only for the exact lowercase value "true".
+if os.environ.get("NO_GCE_CHECK", "true").lower() == "true":
+    os.environ["NO_GCE_CHECK"] = "true"
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
-pytest_plugins = ["sftp_fixtures"]
+pytest_plugins = ["sftp_fixtures", "gcs_emulator"]

@@ -58,3 +58,60 @@ def test_key_text_and_pinned_fingerprint_are_enough(env: dict[str, str]) -> None
     config = load_config(env)
     assert config.sftp.has_private_key_text and config.sftp.private_key_path is None
     assert config.sftp.host_key_fingerprint == "SHA256:abc"
+
+
+# The lake on GCS: TOAST_LAKE_URL=gs://bucket/prefix
+
+def test_gcs_lake_url_selects_the_gcs_lake(env: dict[str, str], tmp_path: Path) -> None:
+    from toast_assets.landing.gcs_lake import GcsLakeResource
+    from toast_assets.landing.lake import LocalLakeResource
+    from toast_assets.resources import build_lake
+
+    keyfile = tmp_path / "sa.json"
+    keyfile.write_text("{}")
+    config = load_config({**env, "TOAST_LAKE_URL": "gs://acme-toast-lake/toast/raw/", "TOAST_GCP_PROJECT": "acme-data",
+                          "TOAST_GCP_KEYFILE": str(keyfile)})  # fmt: skip
+    assert config.lake_url == "gs://acme-toast-lake/toast/raw"
+    assert (config.lake_gcs.bucket, config.lake_gcs.prefix) == ("acme-toast-lake", "toast/raw")
+    assert (config.lake_gcs.project, config.lake_gcs.keyfile) == ("acme-data", str(keyfile.resolve()))
+    lake = build_lake(config)
+    assert isinstance(lake, GcsLakeResource) and lake.describe() == "gs://acme-toast-lake/toast/raw"
+    assert lake.gcs.project == "acme-data" and lake.gcs.service_account_key_path == str(keyfile.resolve())
+
+    bare = load_config({**env, "TOAST_LAKE_URL": "gs://acme.toast_lake-1"})
+    assert bare.lake_url == "gs://acme.toast_lake-1" and bare.lake_gcs.prefix == ""
+    assert bare.lake_gcs.project is None and bare.lake_gcs.keyfile is None  # Application Default Credentials
+
+    local = load_config({**env, "TOAST_LAKE_URL": f"file://{tmp_path / 'lake'}"})
+    assert local.lake_gcs is None and local.lake_url == str((tmp_path / "lake").resolve())
+    assert isinstance(build_lake(local), LocalLakeResource)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("gs://", "not a GCS bucket name"),
+        ("gs://ab/toast", "not a GCS bucket name"),  # too short
+        ("gs://Acme-Lake/toast", "not a GCS bucket name"),  # upper case
+        ("gs://acme lake/toast", "not a GCS bucket name"),
+        ("gs://-acme-lake", "not a GCS bucket name"),
+        ("gs://" + "a" * 64, "1-63 characters"),
+        ("gs://acme..lake", "1-63 characters"),
+        ("gs://192.168.5.4", "IP address"),
+        ("gs://google-toast-lake", "google"),
+        ("gs://goog-lake", "goog"),
+        ("gs://acme-lake/toast/../other", "plain folder path"),
+        ("gs://acme-lake/toast//raw", "plain folder path"),
+        ("gs://acme-lake/toast?versions=1", "plain folder path"),
+        ("s3://acme-lake/toast", "gs://<bucket>/<prefix>"),
+    ],
+)
+def test_bad_gcs_lake_url_is_explained(env: dict[str, str], url: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match="TOAST_LAKE_URL") as raised:
+        load_config({**env, "TOAST_LAKE_URL": url})
+    assert reason in str(raised.value)
+
+
+def test_missing_gcp_keyfile_is_named(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="TOAST_GCP_KEYFILE"):
+        load_config({**env, "TOAST_LAKE_URL": "gs://acme-lake/toast", "TOAST_GCP_KEYFILE": "/nonexistent/sa.json"})

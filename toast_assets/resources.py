@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from toast_assets.landing.lake import LocalLakeResource
+from toast_assets.landing.gcs_lake import GcsClientResource, GcsLakeResource
+from toast_assets.landing.lake import LakeResource, LocalLakeResource
 from toast_assets.quality.resources import QualityPolicy
 from toast_assets.raw.duckdb_warehouse import DuckDBWarehouseResource
 from toast_assets.settings import ToastConfig
@@ -27,7 +28,19 @@ def build_resources(config: ToastConfig) -> dict[str, dg.ConfigurableResource]:
             connect_timeout=sftp.connect_timeout,
             read_timeout=sftp.read_timeout,
         ),
-        "lake": LocalLakeResource(root=config.lake_url),
+        "lake": build_lake(config),
         "warehouse": DuckDBWarehouseResource(database=config.duckdb_path),
         "quality": QualityPolicy(quarantine_threshold=config.quarantine_threshold),
     }
+
+
+def build_lake(config: ToastConfig) -> LakeResource:
+    """A GCS bucket for gs:// lake URLs, else the local folder."""
+    gcs = config.lake_gcs
+    if gcs is None:
+        return LocalLakeResource(root=config.lake_url)
+    return GcsLakeResource(
+        bucket=gcs.bucket,
+        prefix=gcs.prefix,
+        gcs=GcsClientResource(project=gcs.project, service_account_key_path=gcs.keyfile),
+    )

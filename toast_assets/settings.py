@@ -34,6 +34,16 @@ class SftpConfig:
 
 
 @dataclass(frozen=True)
+class GcsLakeConfig:
+    """The lake in a GCS bucket (TOAST_LAKE_URL=gs://bucket/prefix)."""
+
+    bucket: str
+    prefix: str  # without leading or trailing slash; may be empty
+    project: str | None  # TOAST_GCP_PROJECT; None: the credentials' project
+    keyfile: str | None  # TOAST_GCP_KEYFILE; None: Application Default Credentials
+
+
+@dataclass(frozen=True)
 class ToastConfig:
     sftp: SftpConfig
     export_ids: tuple[str, ...]  # empty: every numeric folder on the server
@@ -41,6 +51,7 @@ class ToastConfig:
     warehouse: str
     duckdb_path: str
     quarantine_threshold: float
+    lake_gcs: GcsLakeConfig | None = None  # set when lake_url is gs://...; else lake_url is a local folder
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -82,6 +93,49 @@ def duckdb_path(env: Mapping[str, str] | None = None) -> str:
     """The DuckDB warehouse file: TOAST_DUCKDB_PATH, or `.data/toast.duckdb` in the checkout."""
     env = os.environ if env is None else env
     return str(Path(_get(env, "TOAST_DUCKDB_PATH") or DEFAULT_DATA_DIR / "toast.duckdb").expanduser().resolve())
+
+
+def parse_gcs_url(url: str) -> tuple[str, str]:
+    """(bucket, prefix) of `gs://bucket/optional/prefix`, checked against GCS's naming rules."""
+    rest = url.removeprefix("gs://")
+    bucket, _, prefix = rest.partition("/")
+    prefix = prefix.strip("/")
+    if not 3 <= len(bucket) <= 222 or not re.fullmatch(r"[a-z0-9][a-z0-9._-]*[a-z0-9]", bucket):
+        raise ConfigError(
+            f"TOAST_LAKE_URL={url!r}: {bucket!r} is not a GCS bucket name (3-63 lowercase letters, digits, "
+            "'-', '_' or '.', starting and ending with a letter or digit); write gs://<bucket>/<prefix>"
+        )
+    if any(not 1 <= len(part) <= 63 for part in bucket.split(".")):
+        raise ConfigError(f"TOAST_LAKE_URL={url!r}: each dot-separated part of a bucket name is 1-63 characters")
+    if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", bucket):
+        raise ConfigError(f"TOAST_LAKE_URL={url!r}: a bucket name cannot be an IP address")
+    if bucket.startswith("goog") or "google" in bucket or "g00gle" in bucket:
+        raise ConfigError(f"TOAST_LAKE_URL={url!r}: GCS refuses bucket names starting with 'goog' or containing 'google'")
+    if any(c in prefix for c in "?#\\\x00\r\n") or any(part in ("", ".", "..") for part in prefix.split("/") if prefix):
+        raise ConfigError(
+            f"TOAST_LAKE_URL={url!r}: the prefix must be a plain folder path (no '.', '..', empty parts, '?', '#', "
+            "backslashes or control characters)"
+        )
+    return bucket, prefix
+
+
+def _lake(env: Mapping[str, str]) -> tuple[str, GcsLakeConfig | None]:
+    """TOAST_LAKE_URL: a local folder (optionally file://...) or gs://bucket/prefix."""
+    lake_url = _get(env, "TOAST_LAKE_URL") or str(DEFAULT_DATA_DIR / "lake")
+    if lake_url.startswith("gs://"):
+        bucket, prefix = parse_gcs_url(lake_url)
+        gcs = GcsLakeConfig(
+            bucket=bucket,
+            prefix=prefix,
+            project=_get(env, "TOAST_GCP_PROJECT"),
+            keyfile=_existing_file(env, "TOAST_GCP_KEYFILE"),
+        )
+        return f"gs://{bucket}/{prefix}".rstrip("/"), gcs
+    if "://" in lake_url and not lake_url.startswith("file://"):
+        raise ConfigError(
+            f"TOAST_LAKE_URL={lake_url!r}: use a local folder (or file://<folder>) or a GCS bucket as gs://<bucket>/<prefix>"
+        )
+    return str(Path(lake_url.removeprefix("file://")).expanduser().resolve()), None
 
 
 def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
@@ -127,12 +181,7 @@ def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
     if bad:
         raise ConfigError(f"TOAST_EXPORT_IDS has entries that are not numeric export folder ids: {bad}")
 
-    lake_url = _get(env, "TOAST_LAKE_URL") or str(DEFAULT_DATA_DIR / "lake")
-    if "://" in lake_url and not lake_url.startswith("file://"):
-        raise ConfigError(
-            f"TOAST_LAKE_URL={lake_url!r}: only a local folder is supported by this build of the platform"
-        )
-    lake_url = str(Path(lake_url.removeprefix("file://")).expanduser().resolve())
+    lake_url, lake_gcs = _lake(env)
 
     warehouse = (_get(env, "TOAST_WAREHOUSE") or "duckdb").lower()
     if warehouse != "duckdb":
@@ -146,6 +195,7 @@ def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
         sftp=sftp,
         export_ids=export_ids,
         lake_url=lake_url,
+        lake_gcs=lake_gcs,
         warehouse=warehouse,
         duckdb_path=duckdb_path(env),
         quarantine_threshold=threshold,

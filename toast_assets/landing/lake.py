@@ -19,6 +19,15 @@ class LakePathError(ValueError):
     """A lake key that would leave the lake root (crafted folder or file names)."""
 
 
+def check_key(key: str) -> str:
+    """The key itself when it is a plain relative object key; every lake backend applies this."""
+    if not key or key.startswith("/") or "\\" in key or "\x00" in key:
+        raise LakePathError(f"lake key {key!r} is not a relative object key")
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise LakePathError(f"lake key {key!r} contains an empty, '.' or '..' component")
+    return key
+
+
 class LakeResource(dg.ConfigurableResource):
     """Object storage for landed files and their manifests, addressed by relative keys."""
 
@@ -61,11 +70,7 @@ class LocalLakeResource(LakeResource):
 
     def _path(self, key: str) -> Path:
         root = Path(self.root).resolve()
-        if not key or key.startswith("/") or "\\" in key or "\x00" in key:
-            raise LakePathError(f"lake key {key!r} is not a relative object key")
-        if any(part in ("", ".", "..") for part in key.split("/")):
-            raise LakePathError(f"lake key {key!r} contains an empty, '.' or '..' component")
-        path = (root / key).resolve()
+        path = (root / check_key(key)).resolve()
         if root != path and root not in path.parents:
             raise LakePathError(f"lake key {key!r} resolves outside the lake root {root}")
         return path
