@@ -8,4 +8,4 @@ if os.environ.get("NO_GCE_CHECK", "true").lower() == "true":
     os.environ["NO_GCE_CHECK"] = "true"
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
-pytest_plugins = ["sftp_fixtures", "gcs_emulator"]
+pytest_plugins = ["sftp_fixtures", "gcs_emulator", "bq_emulator"]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+import pytest
 import yaml
 from dagster._config import validate_config
 from dagster._core.instance.config import dagster_instance_config
@@ -28,15 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 TERRAFORM = DEPLOY / "terraform"
 ENVIRONMENTS = ("dev", "staging", "prod")
-# The settings the GCS lake / BigQuery warehouse code will read (not in this build yet).
-GCP_SETTINGS = {
-    "TOAST_LAKE_URL",
-    "TOAST_WAREHOUSE",
-    "TOAST_GCP_PROJECT",
-    "TOAST_BQ_RAW_DATASET",
-    "TOAST_BQ_LOCATION",
-    "TOAST_DBT_TARGET",
-}
+# Settings that choose a backend: the deployment gives them once (the ConfigMap / compose file),
+# never as an image default or a Helm `env` entry that would silently win over the ConfigMap.
+BACKEND_SETTINGS = ("TOAST_LAKE_URL", "TOAST_WAREHOUSE", "TOAST_DUCKDB_PATH", "TOAST_DBT_TARGET")
 DAGSTER_SERVICES = ("code-server", "webserver", "daemon")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY$|WEBHOOK|CREDENTIALS", re.IGNORECASE)
 
@@ -112,12 +107,12 @@ def tf_locals() -> dict[str, Any]:
     return merged
 
 
-def module_constant(path: Path, name: str) -> str:
-    """A module-level string constant, read without importing the module (and its pandas)."""
+def module_constant(path: Path, name: str) -> Any:
+    """A module-level literal (string, dict, ...), read without importing the module (and its
+    pandas or google-cloud clients)."""
     for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            assert isinstance(node.value, ast.Constant)
-            return node.value.value
+            return ast.literal_eval(node.value)
     raise AssertionError(f"{name} not found in {path}")
 
 
@@ -436,7 +431,28 @@ def test_compose_runs_postgres_code_server_webserver_and_daemon_consistently() -
     ):
         assert code_env[variable] == f"/run/secrets/{secret}"
         assert secret in services["code-server"]["secrets"] and secret in spec["secrets"]
-    assert code_env["TOAST_WAREHOUSE"] == "duckdb" and code_env["TOAST_LAKE_URL"].startswith("/data")
+
+
+def test_compose_runs_on_the_gcs_lake_and_bigquery_with_duckdb_as_a_commented_alternative() -> None:
+    spec = compose()
+    code = spec["services"]["code-server"]
+    env = code["environment"]
+    assert env["TOAST_WAREHOUSE"] == "bigquery"
+    # Required from deploy/.env: compose refuses to start without them.
+    for name in ("TOAST_LAKE_URL", "TOAST_GCP_PROJECT"):
+        assert env[name].startswith(f"${{{name}:?"), f"{name} must be required from deploy/.env"
+    assert env["TOAST_BQ_RAW_DATASET"] == f"${{TOAST_BQ_RAW_DATASET:-{variables()['raw_dataset_id']['default']}}}"
+    assert env["TOAST_BQ_LOCATION"] == f"${{TOAST_BQ_LOCATION:-{variables()['bigquery_location']['default']}}}"
+    # dbt's target follows the warehouse; no DuckDB file and no data volume on this path.
+    assert "TOAST_DBT_TARGET" not in env and "TOAST_DUCKDB_PATH" not in env
+    assert not any(":/data" in mount for mount in code["volumes"])
+    assert "toast-data" not in (spec.get("volumes") or {})
+    # Every setting Terraform prints is one the code server is given.
+    assert set(tf_locals()["platform_settings"]) <= set(env)
+    # The embedded alternative stays written down, commented out.
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    for line in ("# TOAST_WAREHOUSE: duckdb", "# TOAST_LAKE_URL: /data/lake", "# TOAST_DUCKDB_PATH: /data/toast.duckdb", "# - toast-data:/data"):
+        assert line in text, line
 
 
 def test_every_compose_variable_is_in_the_env_example() -> None:
@@ -673,7 +689,7 @@ def test_secrets_registry_and_cloud_sql_are_production_grade() -> None:
 def test_every_toast_setting_in_deploy_files_is_read_by_the_code() -> None:
     """A TOAST_* name in a deploy file that no code reads is a typo or a stale setting: it
     would be set and silently ignored. Names ending in `_` are prefixes (TOAST_ARRIVAL_*)."""
-    known = settings_the_code_reads() | GCP_SETTINGS
+    known = settings_the_code_reads()
     checked = 0
     files = [path for path in DEPLOY.rglob("*") if path.is_file() and ".terraform" not in path.parts]
     for path in files:
@@ -684,9 +700,230 @@ def test_every_toast_setting_in_deploy_files_is_read_by_the_code() -> None:
             else:
                 assert name in known, f"{path.relative_to(REPO)} sets {name}, which no code reads"
     assert checked > 20
+    assert set(tf_locals()["platform_settings"]) <= known
+    assert "gcp_backends_enabled" not in variables(), "the GCS lake and BigQuery are the production backends"
 
-    # Terraform's settings output: today's backends unless gcp_backends_enabled.
-    settings = tf_locals()
-    assert set(settings["gcp_backend_settings"]) == {"TOAST_LAKE_URL", "TOAST_WAREHOUSE", "TOAST_DBT_TARGET"}
-    assert set(settings["base_settings"]) <= known
-    assert variables()["gcp_backends_enabled"]["default"] is False
+
+# ---------------------------------------------------------------------------- the backends
+
+
+def _tf_value(expression: Any, tfvars: dict[str, Any]) -> str:
+    """One value of Terraform's settings for an environment: the few expressions outputs.tf
+    and main.tf use, evaluated with the environment's tfvars and the variables' defaults."""
+    declared = variables()
+
+    def var(name: str) -> Any:
+        return tfvars[name] if name in tfvars else declared[name]["default"]
+
+    default_bucket = '${var.lake_bucket_name != "" ? var.lake_bucket_name : "${var.project_id}-toast-lake"}'
+    assert tf_locals()["lake_bucket_name"] == default_bucket
+    bucket = var("lake_bucket_name") or f"{var('project_id')}-toast-lake"
+    text = str(expression)
+    match = re.fullmatch(r"\$\{(.*)\}", text)
+    if not match:
+        return text
+    body = match.group(1)
+    if body == "local.lake_url":
+        assert tf_locals()["lake_url"] == "gs://${local.lake_bucket_name}/${var.lake_prefix}"
+        return f"gs://{bucket}/{var('lake_prefix')}"
+    if found := re.fullmatch(r"(?:tostring\()?var\.(\w+)\)?", body):
+        return str(var(found.group(1)))
+    if found := re.fullmatch(r'join\("([^"]*)", var\.(\w+)\)', body):
+        return found.group(1).join(var(found.group(2)))
+    raise AssertionError(f"teach _tf_value the expression {text}")
+
+
+def _terraform_settings(environment: str) -> dict[str, str]:
+    tfvars = hcl(TERRAFORM / "env" / f"{environment}.tfvars")
+    return {name: _tf_value(value, tfvars) for name, value in tf_locals()["platform_settings"].items()}
+
+
+def _with_sftp_files(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """The deploy's env with the SFTP key and known_hosts at paths that exist here."""
+    key, known_hosts = tmp_path / "key", tmp_path / "known_hosts"
+    key.write_text("not a key: settings only checks the file exists\n")
+    known_hosts.write_text("sftp.example ssh-ed25519 AAAA\n")
+    return {**env, "TOAST_SFTP_PRIVATE_KEY_PATH": str(key), "TOAST_SFTP_KNOWN_HOSTS": str(known_hosts)}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_terraform_settings_load_as_the_gcs_lake_and_bigquery(environment: str, tmp_path: Path) -> None:
+    """What `terraform output toast_settings_env` hands the platform, through the code's own
+    settings loader: the lake is the bucket Terraform makes, the warehouse the project and
+    raw dataset it makes, and dbt's target is BigQuery's."""
+    from toast_assets.settings import DBT_TARGET_OF_WAREHOUSE, load_config, warehouse_name
+
+    settings = _terraform_settings(environment)
+    tfvars = hcl(TERRAFORM / "env" / f"{environment}.tfvars")
+    assert "TOAST_DBT_TARGET" not in settings, "dbt's target follows TOAST_WAREHOUSE"
+    config = load_config(_with_sftp_files(settings, tmp_path))
+
+    assert config.warehouse == "bigquery" and warehouse_name(settings) == "bigquery"
+    assert DBT_TARGET_OF_WAREHOUSE[config.warehouse] == "bigquery"
+    assert config.lake_gcs is not None, "the lake is the GCS bucket"
+    assert config.lake_gcs.bucket == (tfvars.get("lake_bucket_name") or f"{tfvars['project_id']}-toast-lake")
+    assert config.lake_gcs.prefix == tfvars.get("lake_prefix", variables()["lake_prefix"]["default"])
+    assert config.lake_gcs.keyfile is None and config.bigquery is not None and config.bigquery.keyfile is None, (
+        "production credentials are Workload Identity or the VM's service account, never a key file"
+    )
+    assert config.bigquery.project == tfvars["project_id"]
+    assert config.bigquery.raw_dataset == tfvars.get("raw_dataset_id", variables()["raw_dataset_id"]["default"])
+    assert config.bigquery.location == tfvars.get("bigquery_location", variables()["bigquery_location"]["default"])
+    assert config.bigquery.api_endpoint is None
+
+
+def test_compose_and_helm_settings_load_as_the_gcs_lake_and_bigquery(tmp_path: Path) -> None:
+    """The code server's effective environment on each path, through the settings loader."""
+    from toast_assets.settings import load_config
+
+    terraform_settings = _terraform_settings("prod")
+
+    # Compose: ${NAME:-default} takes the default, ${NAME:?...} the value deploy/.env must give.
+    def resolve(value: Any) -> str:
+        def one(match: re.Match[str]) -> str:
+            name, kind, rest = match.group(1), match.group(2), match.group(3)
+            if kind == ":-":
+                return rest
+            return terraform_settings.get(name, f"required-{name.lower()}")
+
+        return re.sub(r"\$\{(\w+)(:-|:\?)?([^}]*)\}", one, str(value))
+
+    compose_env = {k: resolve(v) for k, v in compose()["services"]["code-server"]["environment"].items()}
+    config = load_config(_with_sftp_files(compose_env, tmp_path))
+    assert config.warehouse == "bigquery" and config.lake_gcs is not None
+    assert config.lake_url == terraform_settings["TOAST_LAKE_URL"]
+
+    # Helm: the ConfigMap (Terraform's settings) under the deployment's own env entries, which
+    # must not name a backend (a Kubernetes `env` entry wins over envFrom).
+    (deployment,) = helm_values()["dagster-user-deployments"]["deployments"]
+    helm_env = {item["name"]: item["value"] for item in deployment["env"]}
+    assert not set(helm_env) & set(BACKEND_SETTINGS), set(helm_env) & set(BACKEND_SETTINGS)
+    config = load_config(_with_sftp_files({**terraform_settings, **helm_env}, tmp_path))
+    assert config.warehouse == "bigquery" and config.lake_gcs is not None
+
+
+def test_helm_runs_have_no_data_volume() -> None:
+    values = helm_values()
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    assert all("secret" in volume for volume in deployment["volumes"]), "only the SFTP Secret is mounted"
+    assert not any(mount["mountPath"] == "/data" for mount in deployment["volumeMounts"])
+    assert not [m for m in values.get("extraManifests", []) if m["kind"] == "PersistentVolumeClaim"]
+    # DuckDB's scratch parse file and the staged downloads live on the pod's ephemeral disk.
+    resources = deployment["resources"]
+    assert resources["requests"]["ephemeral-storage"] == resources["limits"]["ephemeral-storage"]
+
+
+def test_the_image_chooses_no_backend_and_packages_the_bigquery_manifest() -> None:
+    from toast_assets.settings import DBT_TARGET_OF_WAREHOUSE
+
+    instructions, _ = dockerfile()
+    runtime_stage = max(i.stage for i in instructions)
+    runtime_env = " ".join(i.args for i in instructions if i.stage == runtime_stage and i.keyword == "ENV")
+    for name in ("TOAST_LAKE_URL", "TOAST_WAREHOUSE", "TOAST_DBT_TARGET", "TOAST_GCP_PROJECT"):
+        assert f"{name}=" not in runtime_env, f"the image must not default {name}: the deployment chooses"
+    # A baked TOAST_DBT_TARGET=duckdb would make the code refuse TOAST_WAREHOUSE=bigquery.
+    build_stage = runtime_stage - 1
+    (target_arg,) = [
+        i.args
+        for i in instructions
+        if i.stage == build_stage and i.keyword == "ARG" and i.args.startswith("TOAST_DBT_TARGET=")
+    ]
+    assert target_arg == f"TOAST_DBT_TARGET={DBT_TARGET_OF_WAREHOUSE['bigquery']}"
+    assert not any(i.keyword == "VOLUME" for i in instructions), "no anonymous /data volume on the BigQuery path"
+
+
+def test_pipeline_grants_cover_what_the_bigquery_warehouse_does() -> None:
+    """toast_assets/raw/bigquery_warehouse.py: Parquet files in the lake under `_loads/`, load
+    jobs reading them with the pipeline's credentials into staging tables of the raw dataset,
+    MERGEs in one session transaction; dbt and the quality checks write their datasets."""
+    pipeline = "${google_service_account.pipeline.member}"
+
+    # Jobs (queries, loads, sessions) are a project permission: the pipeline has jobUser.
+    assert "google_service_account.pipeline.member" in tf_locals()["job_users"]
+    job_users = resources("google_project_iam_member")["bigquery_job_users"]
+    assert job_users["role"] == "roles/bigquery.jobUser" and job_users["for_each"] == "${local.job_users}"
+
+    # dataEditor on every dataset Terraform makes (raw: tables, staging tables, schema
+    # updates, MERGE; the dbt datasets; quality), and nothing that could re-share or drop one.
+    writes = resources("google_bigquery_dataset_iam_member")["pipeline_writes"]
+    assert writes["for_each"] == "${google_bigquery_dataset.toast}" and writes["member"] == pipeline
+    assert writes["role"] == "roles/bigquery.dataEditor"
+    datasets = set(tf_locals()["datasets"])
+    assert "${(var.raw_dataset_id)}" in datasets
+    assert {"toast_staging", "toast_intermediate", "toast_marts", "toast_reference", "toast_quality"} <= datasets
+    text = "\n".join(path.read_text() for path in TERRAFORM.glob("*.tf"))
+    assert "roles/bigquery.dataOwner" not in text and "roles/bigquery.user\"" not in text
+    assert "google_service_account_key" not in text, "no key file: Workload Identity or the VM's account"
+
+    # The lake bucket: objects (landing, _versions/, _loads/, read by the load jobs) and the
+    # bucket metadata a load from Cloud Storage checks.
+    lake_grants = {
+        body["role"] for body in resources("google_storage_bucket_iam_member").values()
+        if body["bucket"] == "${google_storage_bucket.lake.name}" and body["member"] == pipeline
+    }  # fmt: skip
+    assert lake_grants == {"roles/storage.objectAdmin", "roles/storage.legacyBucketReader"}
+
+    # The load files expire: the lifecycle rule covers the prefix the code writes them under.
+    loads = module_constant(REPO / "toast_assets" / "raw" / "bigquery_warehouse.py", "LOADS_PREFIX")
+    lake = resources("google_storage_bucket")["lake"]
+    assert any(
+        block(rule, "condition").get("matches_prefix") == [f"${{var.lake_prefix}}/{loads}/"]
+        and block(rule, "action")["type"] == "Delete"
+        for rule in lake["lifecycle_rule"]
+    ), f"no lifecycle rule deletes <prefix>/{loads}/"
+
+    apis = resources("google_project_service")["apis"]["for_each"]
+    assert "bigquery.googleapis.com" in apis and "storage.googleapis.com" in apis
+
+
+def _bucket_in_bigquery_location(region: str, location: str) -> bool:
+    """The rule storage.tf's precondition states: BigQuery loads from a bucket in its location."""
+    region, location = region.lower(), location.lower()
+    return (
+        region == location
+        or (location == "us" and region.startswith("us-"))
+        or (location == "eu" and region.startswith("europe-"))
+    )
+
+
+def test_lake_bucket_is_in_the_datasets_location_in_every_environment() -> None:
+    (precondition,) = block(resources("google_storage_bucket")["lake"], "lifecycle")["precondition"]
+    for part in ("var.bigquery_location", "var.region", '"US"', '"us-"', '"EU"', '"europe-"'):
+        assert part in precondition["condition"], part
+    declared = variables()
+    for environment in ENVIRONMENTS:
+        tfvars = hcl(TERRAFORM / "env" / f"{environment}.tfvars")
+        region = tfvars.get("region", declared["region"]["default"])
+        location = tfvars.get("bigquery_location", declared["bigquery_location"]["default"])
+        assert _bucket_in_bigquery_location(region, location), (environment, region, location)
+
+
+def test_run_queue_takes_four_runs_and_one_warehouse_writer() -> None:
+    """Four runs at once (BigQuery takes concurrent readers and loads of different dates), but
+    one run per business date and one warehouse-writing run: two transactions on the same raw
+    tables conflict. The tag is the one the code puts on its writing jobs."""
+    config = instance_yaml()["run_coordinator"]["config"]
+    assert config["max_concurrent_runs"] == 4
+    limits = {limit["key"]: limit for limit in config["tag_concurrency_limits"]}
+    (tag,) = module_constant(REPO / "toast_assets" / "raw" / "warehouse.py", "WAREHOUSE_WRITE_TAGS")
+    assert limits[tag] == {"key": tag, "limit": 1}
+    assert limits["dagster/partition"]["limit"] == 1
+    queued = helm_values()["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert queued["maxConcurrentRuns"] == 4
+    assert {"key": tag, "limit": 1} in queued["tagConcurrencyLimits"]
+
+
+# ---------------------------------------------------------------------------- deploy/README.md
+
+
+def test_readme_describes_this_deployment() -> None:
+    readme = (DEPLOY / "README.md").read_text()
+    assert "not implemented" not in readme.lower()
+    assert "gcp_backends_enabled" not in readme
+    outputs = {name for block in terraform()["output"] for name in block}
+    for name in re.findall(r"terraform(?: -chdir=\S+)? output (?:-raw )?([a-z_]+)", readme):
+        assert name in outputs, f"deploy/README.md uses `terraform output {name}`, which Terraform does not declare"
+    for test_file in set(re.findall(r"tests/test_\w+\.py", readme)):
+        assert (REPO / test_file).is_file(), f"deploy/README.md cites {test_file}, which does not exist"
+    for needed in ("tests/test_lake_gcs.py", "tests/test_warehouse_bigquery.py", "fake-gcs-server", "bqemulator"):
+        assert needed in readme, needed

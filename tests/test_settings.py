@@ -115,3 +115,78 @@ def test_bad_gcs_lake_url_is_explained(env: dict[str, str], url: str, reason: st
 def test_missing_gcp_keyfile_is_named(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match="TOAST_GCP_KEYFILE"):
         load_config({**env, "TOAST_LAKE_URL": "gs://acme-lake/toast", "TOAST_GCP_KEYFILE": "/nonexistent/sa.json"})
+
+
+# -- The BigQuery warehouse (TOAST_WAREHOUSE=bigquery) -------------------------------------------
+
+
+def test_bigquery_warehouse_settings_build_the_bigquery_resource(env: dict[str, str], tmp_path: Path) -> None:
+    from toast_assets.raw.bigquery_warehouse import BigQueryWarehouseResource
+    from toast_assets.resources import build_resources
+
+    key = tmp_path / "sa.json"
+    key.write_text("{}")
+    config = load_config({**env, "TOAST_WAREHOUSE": "bigquery", "TOAST_GCP_PROJECT": "acme-toast", "TOAST_BQ_LOCATION": "EU",
+                          "TOAST_BQ_RAW_DATASET": "toast_raw_eu", "TOAST_GCP_KEYFILE": str(key)})  # fmt: skip
+    assert config.warehouse == "bigquery"
+    assert config.bigquery is not None and config.bigquery.project == "acme-toast"
+    assert (config.bigquery.location, config.bigquery.raw_dataset, config.bigquery.api_endpoint) == ("EU", "toast_raw_eu", None)
+    warehouse = build_resources(config)["warehouse"]
+    assert isinstance(warehouse, BigQueryWarehouseResource)
+    assert (warehouse.bigquery.project, warehouse.bigquery.location, warehouse.raw_dataset) == ("acme-toast", "EU", "toast_raw_eu")
+    assert warehouse.bigquery.keyfile == str(key.resolve())
+    # A local lake: the load jobs upload their files themselves.
+    assert warehouse.lake is None and warehouse.load_uri_prefix is None
+    assert "acme-toast" in warehouse.describe()
+
+
+def test_bigquery_with_a_gcs_lake_loads_from_the_bucket(env: dict[str, str]) -> None:
+    from toast_assets.resources import build_resources
+
+    config = load_config({**env, "TOAST_WAREHOUSE": "bigquery", "TOAST_GCP_PROJECT": "acme-toast",
+                          "TOAST_LAKE_URL": "gs://acme-lake/toast", "TOAST_BQ_API_ENDPOINT": "http://127.0.0.1:9050"})  # fmt: skip
+    resources = build_resources(config)
+    warehouse = resources["warehouse"]
+    assert warehouse.load_uri_prefix == "gs://acme-lake/toast"
+    assert warehouse.lake is resources["lake"]
+    assert config.bigquery.location == "US" and config.bigquery.raw_dataset == "toast_raw"
+    assert warehouse.bigquery.api_endpoint == "http://127.0.0.1:9050"
+
+
+def test_duckdb_stays_the_default_warehouse(env: dict[str, str]) -> None:
+    from toast_assets.raw.duckdb_warehouse import DuckDBWarehouseResource
+    from toast_assets.resources import build_resources
+
+    config = load_config(env)
+    assert config.bigquery is None
+    assert isinstance(build_resources(config)["warehouse"], DuckDBWarehouseResource)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"TOAST_WAREHOUSE": "bigquery"}, "TOAST_GCP_PROJECT"),
+        ({"TOAST_WAREHOUSE": "bigquery", "TOAST_GCP_PROJECT": "Acme Toast"}, "TOAST_GCP_PROJECT"),
+        ({"TOAST_WAREHOUSE": "bigquery", "TOAST_GCP_PROJECT": "acme-toast", "TOAST_BQ_RAW_DATASET": "toast-raw"}, "TOAST_BQ_RAW_DATASET"),
+        ({"TOAST_WAREHOUSE": "bigquery", "TOAST_GCP_PROJECT": "acme-toast", "TOAST_BQ_API_ENDPOINT": "localhost:9050"}, "TOAST_BQ_API_ENDPOINT"),
+        ({"TOAST_WAREHOUSE": "bigquery", "TOAST_GCP_PROJECT": "acme-toast", "TOAST_DBT_TARGET": "duckdb"}, "TOAST_DBT_TARGET"),
+        ({"TOAST_DBT_TARGET": "bigquery"}, "TOAST_DBT_TARGET"),
+    ],
+)
+def test_bad_bigquery_setting_is_named(env: dict[str, str], change: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_config({**env, **change})
+
+
+def test_dbt_target_follows_the_warehouse(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toast_assets.dbt.project import dbt_target
+
+    monkeypatch.delenv("TOAST_DBT_TARGET", raising=False)
+    monkeypatch.setenv("TOAST_WAREHOUSE", "bigquery")
+    assert dbt_target() == "bigquery"
+    monkeypatch.setenv("TOAST_WAREHOUSE", "duckdb")
+    assert dbt_target() == "duckdb"
+    monkeypatch.delenv("TOAST_WAREHOUSE")
+    assert dbt_target() == "duckdb"
+    monkeypatch.setenv("TOAST_DBT_TARGET", "bigquery")
+    assert dbt_target() == "bigquery"

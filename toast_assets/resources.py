@@ -5,13 +5,16 @@ import dagster as dg
 from toast_assets.landing.gcs_lake import GcsClientResource, GcsLakeResource
 from toast_assets.landing.lake import LakeResource, LocalLakeResource
 from toast_assets.quality.resources import QualityPolicy
+from toast_assets.raw.bigquery_warehouse import BigQueryWarehouseResource, ToastBigQueryResource
 from toast_assets.raw.duckdb_warehouse import DuckDBWarehouseResource
+from toast_assets.raw.warehouse import WarehouseResource
 from toast_assets.settings import ToastConfig
 from toast_assets.sftp.resources import ToastSftpResource
 
 
 def build_resources(config: ToastConfig) -> dict[str, dg.ConfigurableResource]:
     sftp = config.sftp
+    lake = build_lake(config)
     return {
         "toast_sftp": ToastSftpResource(
             host=sftp.host,
@@ -28,8 +31,8 @@ def build_resources(config: ToastConfig) -> dict[str, dg.ConfigurableResource]:
             connect_timeout=sftp.connect_timeout,
             read_timeout=sftp.read_timeout,
         ),
-        "lake": build_lake(config),
-        "warehouse": DuckDBWarehouseResource(database=config.duckdb_path),
+        "lake": lake,
+        "warehouse": build_warehouse(config, lake),
         "quality": QualityPolicy(quarantine_threshold=config.quarantine_threshold),
     }
 
@@ -43,4 +46,23 @@ def build_lake(config: ToastConfig) -> LakeResource:
         bucket=gcs.bucket,
         prefix=gcs.prefix,
         gcs=GcsClientResource(project=gcs.project, service_account_key_path=gcs.keyfile),
+    )
+
+
+def build_warehouse(config: ToastConfig, lake: LakeResource) -> WarehouseResource:
+    """The DuckDB file (embedded default) or BigQuery (TOAST_WAREHOUSE=bigquery).
+
+    On BigQuery the per-run load files are written to the lake: with a GCS lake every load
+    job reads a landed object (`gs://<bucket>/<prefix>/_loads/...`); with a local lake the
+    load job uploads the file itself.
+    """
+    if config.bigquery is None:
+        return DuckDBWarehouseResource(database=config.duckdb_path)
+    bq = config.bigquery
+    on_gcs = isinstance(lake, GcsLakeResource)
+    return BigQueryWarehouseResource(
+        bigquery=ToastBigQueryResource(project=bq.project, location=bq.location, keyfile=bq.keyfile, api_endpoint=bq.api_endpoint),
+        raw_dataset=bq.raw_dataset,
+        lake=lake if on_gcs else None,
+        load_uri_prefix=f"gs://{lake.bucket}/{lake.prefix.strip('/')}".rstrip("/") if on_gcs else None,
     )

@@ -44,6 +44,24 @@ class GcsLakeConfig:
 
 
 @dataclass(frozen=True)
+class BigQueryConfig:
+    """Where the BigQuery warehouse lives (TOAST_WAREHOUSE=bigquery)."""
+
+    project: str
+    raw_dataset: str  # dbt's own datasets keep their names: toast_staging, toast_marts, ...
+    location: str
+    api_endpoint: str | None  # a BigQuery API emulator (tests); None = Google's API
+    keyfile: str | None  # TOAST_GCP_KEYFILE (as dbt's profile); None: Application Default Credentials
+
+
+WAREHOUSES = ("duckdb", "bigquery")
+# dbt builds the marts where the raw tables are: the target follows the warehouse.
+DBT_TARGET_OF_WAREHOUSE = {"duckdb": "duckdb", "bigquery": "bigquery"}
+_GCP_PROJECT = re.compile(r"(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_BQ_DATASET = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,1023}")
+
+
+@dataclass(frozen=True)
 class ToastConfig:
     sftp: SftpConfig
     export_ids: tuple[str, ...]  # empty: every numeric folder on the server
@@ -51,6 +69,7 @@ class ToastConfig:
     warehouse: str
     duckdb_path: str
     quarantine_threshold: float
+    bigquery: BigQueryConfig | None = None  # set when warehouse == "bigquery"
     lake_gcs: GcsLakeConfig | None = None  # set when lake_url is gs://...; else lake_url is a local folder
 
 
@@ -183,9 +202,8 @@ def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
 
     lake_url, lake_gcs = _lake(env)
 
-    warehouse = (_get(env, "TOAST_WAREHOUSE") or "duckdb").lower()
-    if warehouse != "duckdb":
-        raise ConfigError(f"TOAST_WAREHOUSE={warehouse!r}: supported warehouses are: duckdb")
+    warehouse = warehouse_name(env)
+    bigquery = bigquery_config(env) if warehouse == "bigquery" else None
 
     threshold = _number(env, "TOAST_QUARANTINE_THRESHOLD", 0.001, float, low=-1)
     if not 0 <= threshold < 1:
@@ -199,4 +217,40 @@ def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
         warehouse=warehouse,
         duckdb_path=duckdb_path(env),
         quarantine_threshold=threshold,
+        bigquery=bigquery,
+    )
+
+
+def warehouse_name(env: Mapping[str, str] | None = None) -> str:
+    """TOAST_WAREHOUSE (duckdb, the embedded default, or bigquery), checked against TOAST_DBT_TARGET."""
+    env = os.environ if env is None else env
+    warehouse = (_get(env, "TOAST_WAREHOUSE") or "duckdb").lower()
+    if warehouse not in WAREHOUSES:
+        raise ConfigError(f"TOAST_WAREHOUSE={warehouse!r}: supported warehouses are: {', '.join(WAREHOUSES)}")
+    target = _get(env, "TOAST_DBT_TARGET")
+    if target and target != DBT_TARGET_OF_WAREHOUSE[warehouse]:
+        raise ConfigError(
+            f"TOAST_DBT_TARGET={target!r} with TOAST_WAREHOUSE={warehouse!r}: dbt must build the marts in the "
+            f"warehouse that holds the raw tables; unset TOAST_DBT_TARGET (it follows TOAST_WAREHOUSE) or set it "
+            f"to {DBT_TARGET_OF_WAREHOUSE[warehouse]!r}"
+        )
+    return warehouse
+
+
+def bigquery_config(env: Mapping[str, str]) -> BigQueryConfig:
+    project = _require(env, "TOAST_GCP_PROJECT", "TOAST_WAREHOUSE=bigquery needs the GCP project id that holds the datasets")
+    if not _GCP_PROJECT.fullmatch(project):
+        raise ConfigError(f"TOAST_GCP_PROJECT={project!r} is not a GCP project id (lowercase letters, digits, hyphens)")
+    raw_dataset = _get(env, "TOAST_BQ_RAW_DATASET") or "toast_raw"
+    if not _BQ_DATASET.fullmatch(raw_dataset):
+        raise ConfigError(f"TOAST_BQ_RAW_DATASET={raw_dataset!r} is not a BigQuery dataset name (letters, digits, underscores)")
+    endpoint = _get(env, "TOAST_BQ_API_ENDPOINT")
+    if endpoint and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", endpoint):
+        raise ConfigError(f"TOAST_BQ_API_ENDPOINT={endpoint!r} must be an http(s) URL, e.g. http://127.0.0.1:9050")
+    return BigQueryConfig(
+        project=project,
+        raw_dataset=raw_dataset,
+        location=_get(env, "TOAST_BQ_LOCATION") or "US",
+        api_endpoint=endpoint,
+        keyfile=_existing_file(env, "TOAST_GCP_KEYFILE"),
     )

@@ -1,10 +1,29 @@
 # Service accounts, each with only what its job needs.
 #
-#   pipeline  the code server and the run pods: reads the SFTP key, writes the lake, loads and
-#             models BigQuery, writes step logs
+#   pipeline  the code server and the run pods: reads the SFTP key, writes the GCS lake, loads
+#             and models BigQuery, writes step logs
 #   dagster   the webserver and the daemon: read step logs (the instance needs nothing else
 #             from GCP; Postgres is reached by private IP and password)
 #   reader    dashboards and analysts: query the marts, reference and quality datasets only
+#
+# The pipeline's grants, by what the code does (tests/test_deploy.py holds them to this list):
+#   project       bigquery.jobUser: queries, load jobs, and the session that holds a run's
+#                 multi-statement transaction (what a job may touch is granted per dataset)
+#   lake bucket   storage.objectAdmin: land files (conditional writes, the old bytes of an
+#                 overwrite kept under _versions/), list and read them back, write the per-run
+#                 BigQuery load files under <prefix>/_loads/, which the load jobs read with the
+#                 pipeline's own credentials; storage.legacyBucketReader: the bucket's metadata,
+#                 which a load job from Cloud Storage checks
+#   raw dataset   bigquery.dataEditor: create the raw tables and append a newer contract's
+#                 columns, create and drop the staging tables _load_<table>_<run> (24 h
+#                 expiry), MERGE the run's business dates in one transaction
+#   dbt datasets  bigquery.dataEditor: dbt's views and tables in toast_staging,
+#                 toast_intermediate and toast_marts, the seeds in toast_reference, the quality
+#                 results in toast_quality (a staging table and a MERGE, like the raw load)
+#   log bucket    storage.objectAdmin + legacyBucketReader: step logs
+#   secrets       secretmanager.secretAccessor on the SFTP key, known_hosts and webhook
+# Terraform makes the datasets, so the pipeline needs no dataset-creating (project) role, and
+# dataEditor on a dataset can neither delete it nor change who may read it.
 
 resource "google_service_account" "pipeline" {
   account_id   = "${local.name}-pipeline"
@@ -26,6 +45,9 @@ resource "google_service_account" "reader" {
 
 # ---------------------------------------------------------------------------- lake and step logs
 
+# Land files (create only if absent, overwrite by generation, keep the old bytes under
+# _versions/ by a server-side copy), list and read them back, write the BigQuery load files
+# under _loads/; a load job reads those with the pipeline's credentials.
 resource "google_storage_bucket_iam_member" "pipeline_lake" {
   bucket = google_storage_bucket.lake.name
   role   = "roles/storage.objectAdmin"
@@ -56,8 +78,18 @@ resource "google_storage_bucket_iam_member" "compute_logs_bucket_get" {
   member = each.value
 }
 
+# BigQuery's documentation for loads from Cloud Storage lists storage.buckets.get besides
+# objects.get, and no object role grants it: the lake bucket's metadata, nothing more.
+resource "google_storage_bucket_iam_member" "pipeline_lake_bucket_get" {
+  bucket = google_storage_bucket.lake.name
+  role   = "roles/storage.legacyBucketReader"
+  member = google_service_account.pipeline.member
+}
+
 # ---------------------------------------------------------------------------- BigQuery
 
+# The pipeline writes every dataset: the raw tables, their staging tables and schema updates
+# in the raw dataset; dbt's views, tables and seeds; the quality results (see the top).
 resource "google_bigquery_dataset_iam_member" "pipeline_writes" {
   for_each = google_bigquery_dataset.toast
 
@@ -92,7 +124,8 @@ resource "google_bigquery_dataset_iam_member" "readers" {
   member     = each.value.member
 }
 
-# Running a query or a load job is a project-level permission; what it may touch is not.
+# Running a query, a load job or a transaction's session is a project-level permission
+# (bigquery.jobs.create); what the job may read or write is granted on the datasets above.
 resource "google_project_iam_member" "bigquery_job_users" {
   for_each = local.job_users
 

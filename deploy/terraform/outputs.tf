@@ -2,27 +2,25 @@
 # the platform reads, and an overlay for the Helm values.
 
 locals {
-  base_settings = {
+  # What the code reads (toast_assets/settings.py): the Toast login, the GCS lake and the
+  # BigQuery warehouse. dbt's target follows TOAST_WAREHOUSE, so TOAST_DBT_TARGET is not set.
+  # No credentials: on GKE Workload Identity, on a VM its service account (TOAST_GCP_KEYFILE
+  # stays unset and the code uses Application Default Credentials).
+  platform_settings = {
     TOAST_SFTP_HOST      = var.sftp_host
     TOAST_SFTP_PORT      = tostring(var.sftp_port)
     TOAST_SFTP_USERNAME  = var.sftp_username
     TOAST_SFTP_ROOT      = var.sftp_root
     TOAST_EXPORT_IDS     = join(",", var.export_ids)
     TOAST_START_DATE     = var.first_business_date
+    TOAST_LAKE_URL       = local.lake_url
+    TOAST_WAREHOUSE      = "bigquery"
     TOAST_GCP_PROJECT    = var.project_id
-    TOAST_BQ_LOCATION    = var.bigquery_location
     TOAST_BQ_RAW_DATASET = var.raw_dataset_id
-  }
-  # Only once the build has the GCS lake and BigQuery warehouse (gcp_backends_enabled):
-  # today's code refuses a gs:// lake and any warehouse but duckdb at load time.
-  gcp_backend_settings = {
-    TOAST_LAKE_URL   = local.lake_url
-    TOAST_WAREHOUSE  = "bigquery"
-    TOAST_DBT_TARGET = "bigquery"
+    TOAST_BQ_LOCATION    = var.bigquery_location
   }
   toast_settings = merge(
-    local.base_settings,
-    { for name, value in local.gcp_backend_settings : name => value if var.gcp_backends_enabled },
+    local.platform_settings,
     # Links in alerts point at the UI behind IAP.
     { for domain in compact([var.ui_domain]) : "TOAST_DAGSTER_URL" => "https://${domain}" },
   )
@@ -38,7 +36,7 @@ output "lake_bucket" {
 }
 
 output "lake_url" {
-  description = "TOAST_LAKE_URL for the GCS lake (used once gcp_backends_enabled is true)."
+  description = "TOAST_LAKE_URL: the GCS lake, gs://<lake bucket>/<lake_prefix> (also in toast_settings_env)."
   value       = local.lake_url
 }
 
@@ -108,7 +106,7 @@ output "ui_address" {
 }
 
 output "toast_settings_env" {
-  description = "TOAST_* settings of this environment as an env file, for the toast-settings ConfigMap or docker compose."
+  description = "TOAST_* settings of this environment as an env file (GCS lake, BigQuery warehouse, Toast login): the toast-settings ConfigMap, or lines for deploy/.env."
   value       = join("", [for name in sort(keys(local.toast_settings)) : "${name}=${local.toast_settings[name]}\n"])
 }
 

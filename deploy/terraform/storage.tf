@@ -1,4 +1,5 @@
-# The lake (every Toast file, byte for byte, with history) and the bucket for Dagster's step logs.
+# The lake (every Toast file, byte for byte, with history, and the BigQuery warehouse's
+# per-run load files under <prefix>/_loads/) and the bucket for Dagster's step logs.
 
 resource "google_storage_bucket" "lake" {
   name                        = local.lake_bucket_name
@@ -54,6 +55,31 @@ resource "google_storage_bucket" "lake" {
     }
     action {
       type = "AbortIncompleteMultipartUpload"
+    }
+  }
+
+  # The BigQuery warehouse stages one Parquet file per table and run under _loads/; a load
+  # job reads it once, so it is scratch after a week.
+  lifecycle_rule {
+    condition {
+      age            = 7
+      matches_prefix = ["${var.lake_prefix}/_loads/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  # BigQuery load jobs read the load files from this bucket: it must be in the datasets'
+  # location (the same region, or a region inside the US or EU multi-region).
+  lifecycle {
+    precondition {
+      condition = (
+        lower(var.bigquery_location) == lower(var.region)
+        || (upper(var.bigquery_location) == "US" && startswith(lower(var.region), "us-"))
+        || (upper(var.bigquery_location) == "EU" && startswith(lower(var.region), "europe-"))
+      )
+      error_message = "The lake bucket (region ${var.region}) must be in the BigQuery location ${var.bigquery_location}: BigQuery loads only from a bucket in the datasets' location."
     }
   }
 

@@ -30,7 +30,7 @@ variable "region" {
 }
 
 variable "bigquery_location" {
-  description = "BigQuery location of the datasets (US multi-region or a region). Becomes TOAST_BQ_LOCATION."
+  description = "BigQuery location of the datasets (US multi-region or a region). Becomes TOAST_BQ_LOCATION. Load jobs read the lake bucket (in `region`), so the bucket must be in this location: US with a us-* region, EU with a europe-* region, or the same region."
   type        = string
   default     = "US"
 }
@@ -44,9 +44,14 @@ variable "lake_bucket_name" {
 }
 
 variable "lake_prefix" {
-  description = "Prefix inside the lake bucket under which landed files live (TOAST_LAKE_URL = gs://<bucket>/<prefix>)."
+  description = "Prefix inside the lake bucket under which landed files live (TOAST_LAKE_URL = gs://<bucket>/<prefix>); the BigQuery load files go to <prefix>/_loads/."
   type        = string
   default     = "toast"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$", var.lake_prefix))
+    error_message = "lake_prefix must be a non-empty folder path such as toast or toast/prod: no leading or trailing slash, no '.' or '..' parts."
+  }
 }
 
 variable "lake_nearline_after_days" {
@@ -143,12 +148,6 @@ variable "first_business_date" {
     condition     = can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", var.first_business_date))
     error_message = "first_business_date must look like 2024-01-01."
   }
-}
-
-variable "gcp_backends_enabled" {
-  description = "Point the platform at the GCS lake and BigQuery (TOAST_LAKE_URL=gs://..., TOAST_WAREHOUSE=bigquery, TOAST_DBT_TARGET=bigquery). Leave false until the build supports them: today the code runs on DuckDB and a local lake."
-  type        = bool
-  default     = false
 }
 
 # ---------------------------------------------------------------------------- Dagster instance (Cloud SQL)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from toast_assets.settings import duckdb_path
+from toast_assets.settings import DBT_TARGET_OF_WAREHOUSE, duckdb_path
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 DUCKDB_TARGET = "duckdb"
@@ -25,8 +25,10 @@ TARGETS = (DUCKDB_TARGET, BIGQUERY_TARGET)
 
 
 def dbt_target() -> str:
-    """The dbt target from TOAST_DBT_TARGET (duckdb, the embedded default, or bigquery)."""
-    target = os.environ.get("TOAST_DBT_TARGET", "").strip() or DEFAULT_TARGET
+    """The dbt target: TOAST_DBT_TARGET, else the one of the warehouse (TOAST_WAREHOUSE=bigquery
+    builds on BigQuery; the embedded default is DuckDB)."""
+    warehouse = os.environ.get("TOAST_WAREHOUSE", "").strip().lower()
+    target = os.environ.get("TOAST_DBT_TARGET", "").strip() or DBT_TARGET_OF_WAREHOUSE.get(warehouse, DEFAULT_TARGET)
     if target not in TARGETS:
         raise ValueError(f"TOAST_DBT_TARGET={target!r} is not a dbt target: use one of {', '.join(TARGETS)}")
     return target
