@@ -423,8 +423,12 @@ LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 def file_for_name(file_name: str) -> ToastFile | None:
-    """The contract entry for a delivered file name (case-insensitive), or None."""
-    return BY_FILE_NAME.get(file_name.strip().lower())
+    """The contract entry for a delivered file name (case-insensitive), or None.
+
+    Not trimmed: `OrderDetails.csv ` beside `OrderDetails.csv` is another file, and taking it
+    for the export would load that location and date twice. It is kept as unrecognized.
+    """
+    return BY_FILE_NAME.get(file_name.lower())
 
 
 def _check_contract() -> None:

@@ -32,8 +32,18 @@ class HeaderMapping:
 
     @property
     def extra_targets(self) -> list[tuple[str, str]]:
-        """(target name, original header) of the columns kept in `_extra`."""
-        return [(t, h) for t, h in zip(self.targets, self.headers) if t.startswith(EXTRA_PREFIX)]
+        """(target name, original header) of the columns kept in `_extra`; a header delivered
+        twice gets its column number so neither value is lost in the JSON object."""
+        out: list[tuple[str, str]] = []
+        used: set[str] = set()
+        for position, (target, header) in enumerate(zip(self.targets, self.headers), start=1):
+            if target.startswith(EXTRA_PREFIX):
+                key = header if header not in used else f"{header} (column {position})"
+                while key in used:
+                    key += f" #{position}"
+                used.add(key)
+                out.append((target, key))
+        return out
 
 
 EXTRA_PREFIX = "_x_"
@@ -54,7 +64,12 @@ def map_headers(toast_file: ToastFile, headers: list[str] | tuple[str, ...]) -> 
         if name is None:
             unknown.append(header.strip())
             name = f"{EXTRA_PREFIX}{snake_case(header) or f'column_{position + 1}'}"
-        if name in seen:
+            if name in seen:
+                # Two unknown headers with one snake_case form (`Loyalty Tier`, `Loyalty-Tier`)
+                # are drift, not a conflict: both are kept in `_extra`.
+                name = f"{name}__{position + 1}"
+        elif name in seen:
+            # A contract column delivered twice: which one holds the value is unknowable.
             duplicates.append(header.strip())
             name = f"{name}__{position + 1}"
         seen.add(name)

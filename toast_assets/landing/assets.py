@@ -7,12 +7,12 @@ import dagster as dg
 
 from toast_assets.contract import TOAST_FILES
 from toast_assets.landing.lake import LakeResource
-from toast_assets.landing.landing import LandingReport, land
-from toast_assets.lib.retry import step_retry_policy
+from toast_assets.landing.landing import LakeWriteError, LandingReport, land
+from toast_assets.lib.retry import call_with_retries, network_backoff, step_retry_policy
 from toast_assets.partitions import DAILY_PARTITIONS, context_dates
 from toast_assets.sftp.assets import SFTP_GROUP
 from toast_assets.sftp.client import HostKeyError, SftpAuthError
-from toast_assets.sftp.resources import ToastSftpResource
+from toast_assets.sftp.resources import ToastSftpResource, is_transient
 
 LANDING_GROUP = "toast_landing"
 
@@ -54,19 +54,32 @@ def toast_landing(context: dg.AssetExecutionContext, toast_sftp: ToastSftpResour
         retries.append(message)
         context.log.warning(message)
 
-    try:
-        with toast_sftp.open(log=on_retry) as client:
+    connected = False
+
+    def land_over_one_connection() -> tuple[list[str], LandingReport]:
+        nonlocal connected
+        connected = False
+        with toast_sftp.open(log=on_retry) as client:  # retries connecting by itself
+            connected = True
             expected = list(toast_sftp.export_ids) or client.list_export_ids()
-            report = land(
-                client,
-                lake,
-                dates,
-                export_ids=toast_sftp.export_ids or None,
-                entities=entities,
-                log=context.log.debug,
-            )
-    except (HostKeyError, SftpAuthError) as exc:
-        # No wait fixes an untrusted host key or a refused login: fail now, without step retries.
+            report = land(client, lake, dates, export_ids=toast_sftp.export_ids or None, entities=entities, log=context.log.debug)
+            return expected, report
+
+    try:
+        # A connection that breaks mid-night (dropped, stalled past the read timeout, a file
+        # still being written) resumes on a new connection within the step: files already
+        # recorded in a manifest are not fetched again. Longer outages fail the step, which
+        # Dagster retries later (step_retry_policy).
+        expected, report = call_with_retries(
+            land_over_one_connection,
+            what=f"landing business date(s) {dates[0].isoformat()}..{dates[-1].isoformat()} from {toast_sftp.describe()}",
+            backoff=network_backoff(),
+            is_transient=lambda exc: connected and is_transient(exc),
+            on_retry=on_retry,
+        )
+    except (HostKeyError, SftpAuthError, LakeWriteError) as exc:
+        # No wait fixes an untrusted host key, a refused login or a full lake disk: fail now,
+        # without step retries, and say what to fix.
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     seconds = round(time.monotonic() - started, 3)
     missing = {d: sorted(set(expected) - report.locations_by_date.get(d, set())) for d in dates}
@@ -75,6 +88,9 @@ def toast_landing(context: dg.AssetExecutionContext, toast_sftp: ToastSftpResour
             context.log.warning(f"business date {d}: no export folder yet for location(s) {', '.join(locations)}")
     if report.unrecognized_files:
         context.log.info(f"kept {len(report.unrecognized_files)} file(s) outside the contract: {report.unrecognized_files[:10]}")
+    if report.skipped_entries:
+        shown = "; ".join(f"{path} ({why})" for path, why in list(report.skipped_entries.items())[:10])
+        context.log.warning(f"skipped {len(report.skipped_entries)} item(s) on the export server that are not Toast export folders or files (nothing of them is landed): {shown}")
     context.log.info(
         f"landed {sum(e.downloaded for e in report.by_entity.values())} new or changed file(s) from "
         f"{toast_sftp.describe()} into {lake.describe()} for {len(dates)} business date(s) in {seconds}s"

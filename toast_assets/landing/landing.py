@@ -6,11 +6,13 @@ Toast SFTP client in production, a local export folder in tests and tools.
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from toast_assets.landing.lake import LakeResource
+from toast_assets.landing.lake import LakePathError, LakeResource
 from toast_assets.landing.manifest import (
     UNRECOGNIZED_ENTITY,
     HashingWriter,
@@ -24,13 +26,25 @@ from toast_assets.landing.manifest import (
     object_key,
     utc_now,
 )
-from toast_assets.sftp.client import RemoteFile
+from toast_assets.sftp.client import RemoteFile, SftpError
 
 
 class ExportSource(Protocol):
     def list_tree(self, export_ids: Iterable[str] | None = None, dates: Iterable[date] | None = None) -> list[RemoteFile]: ...
 
+    def list_files(self, export_id: str, business_date: date) -> list[RemoteFile]: ...
+
     def download(self, remote: RemoteFile, fileobj: BinaryIO) -> int: ...
+
+
+class LakeWriteError(RuntimeError):
+    """Writing into the lake failed (disk full, permissions, the bucket refused): the file or
+    folder involved was not recorded as landed, so no load reads it."""
+
+
+class SourceChangedError(SftpError):
+    """A file changed on the server while it was being landed: Toast is still writing it.
+    Transient: the next try lands it once it holds still."""
 
 
 @dataclass
@@ -48,6 +62,8 @@ class LandingReport:
     by_entity: dict[str, EntityLanding] = field(default_factory=lambda: defaultdict(EntityLanding))
     locations_by_date: dict[date, set[str]] = field(default_factory=lambda: defaultdict(set))
     unrecognized_files: list[str] = field(default_factory=list)
+    # Source entries passed over (path -> why): non-date folders such as `20261399`, odd names.
+    skipped_entries: dict[str, str] = field(default_factory=dict)
 
 
 def land(
@@ -61,6 +77,7 @@ def land(
     """Land every file of these dates (and locations) that the lake does not already hold."""
     report = LandingReport(dates=dates)
     remote_files = source.list_tree(export_ids=export_ids, dates=dates)
+    report.skipped_entries.update(getattr(source, "skipped", {}))
     grouped: dict[tuple[str, date], list[RemoteFile]] = defaultdict(list)
     for remote in remote_files:
         grouped[(remote.export_id, remote.business_date)].append(remote)
@@ -68,7 +85,7 @@ def land(
     for (location_id, business_date), remotes in sorted(grouped.items()):
         manifest = read_manifest(lake, business_date, location_id) or LocationManifest(location_id, business_date)
         report.locations_by_date[business_date].add(location_id)
-        changed = False
+        wanted: list[tuple[RemoteFile, str]] = []
         for remote in remotes:
             entity = entity_for_file(remote.name)
             if entities is not None and entity not in entities and entity != UNRECOGNIZED_ENTITY:
@@ -77,37 +94,101 @@ def land(
             if known and known.size == remote.size and known.source_mtime == remote.mtime:
                 _count(report, entity, known, downloaded=False)
                 continue
-            landed = _land_one(source, lake, remote, entity)
-            manifest.files[remote.name] = landed
-            changed = True
-            _count(report, entity, landed, downloaded=True)
-            if entity == UNRECOGNIZED_ENTITY:
-                report.unrecognized_files.append(landed.key)
-            log(f"landed {remote.path} -> {landed.key} ({landed.size} bytes, {landed.encoding})")
-        if changed:
-            # Written last: a manifest only ever names files that are completely in the lake.
-            lake.put_bytes(manifest_key(business_date, location_id), manifest.to_bytes())
+            wanted.append((remote, entity))
+        if not wanted:
+            continue
+        with ExitStack() as staging:
+            # The folder's changed files are all downloaded before any is published, so a second
+            # look at the folder can refuse them while Toast is still writing one (same size as
+            # listed when read, grown since): a truncated file is never landed.
+            staged = [(remote, entity, _stage(source, lake, staging, remote)) for remote, entity in wanted]
+            _second_look(source, location_id, business_date, [remote for remote, _ in wanted])
+            for remote, entity, (path, size, sha256) in staged:
+                landed = _publish(lake, remote, entity, path, size, sha256)
+                manifest.files[remote.name] = landed
+                _count(report, entity, landed, downloaded=True)
+                if entity == UNRECOGNIZED_ENTITY:
+                    report.unrecognized_files.append(landed.key)
+                log(f"landed {remote.path} -> {landed.key} ({landed.size} bytes, {landed.encoding})")
+        # Written last: a manifest only ever names files that are completely in the lake.
+        key = manifest_key(business_date, location_id)
+        _lake_write(
+            lambda: lake.put_bytes(key, manifest.to_bytes()),
+            lake,
+            f"the manifest of location {location_id}, business date {business_date.isoformat()} ({key})",
+            "Its new files are in the lake but not recorded as landed, so no load reads them",
+        )
     return report
 
 
-def _land_one(source: ExportSource, lake: LakeResource, remote: RemoteFile, entity: str) -> LandedFile:
-    key = object_key(entity, remote.business_date, remote.export_id, remote.name)
-    with lake.staging_file() as staged:
-        with staged.open("wb") as handle:
+def _where(remote: RemoteFile) -> str:
+    return f"{remote.path} (location {remote.export_id}, business date {remote.business_date.isoformat()})"
+
+
+def _stage(source: ExportSource, lake: LakeResource, staging: ExitStack, remote: RemoteFile) -> tuple[Path, int, str]:
+    """Download one file into a lake staging file: (path, size, sha256)."""
+    try:
+        path = staging.enter_context(lake.staging_file())
+        with path.open("wb") as handle:
             writer = HashingWriter(handle)
             source.download(remote, writer)
-        payload = staged.read_bytes()
-        encoding = detect_encoding(payload)
-        records = None if entity == UNRECOGNIZED_ENTITY else count_records(payload, encoding)
-        sha256 = writer.sha256.hexdigest()
-        lake.commit(staged, key, sha256)
+    except OSError as exc:
+        # The SFTP client raises remote trouble as SftpError: an OSError here is the local disk.
+        raise LakeWriteError(
+            f"staging {_where(remote)} for the lake ({lake.describe()}) failed: {exc}. Nothing of this location's "
+            "files for that date was recorded as landed; free space or fix permissions there, then re-run the date"
+        ) from exc
+    return path, writer.size, writer.sha256.hexdigest()
+
+
+def _second_look(source: ExportSource, location_id: str, business_date: date, downloaded: list[RemoteFile]) -> None:
+    """Raise SourceChangedError when a downloaded file no longer looks as it did when listed."""
+    now = {remote.name: remote for remote in source.list_files(location_id, business_date)}
+    changed = []
+    for remote in downloaded:
+        current = now.get(remote.name)
+        if current is None or (current.size, current.mtime) != (remote.size, remote.mtime):
+            after = "gone" if current is None else f"{current.size} bytes, mtime {current.mtime}"
+            changed.append(f"{remote.name} ({remote.size} bytes, mtime {remote.mtime} when listed; {after} now)")
+    if changed:
+        raise SourceChangedError(
+            f"{'; '.join(changed)} of location {location_id}, business date {business_date.isoformat()} changed while "
+            "it was being landed: Toast is probably still writing it. Nothing of this location's files for that date "
+            "was recorded as landed; the next try lands them once they hold still"
+        )
+
+
+def _lake_write(write: Callable[[], None], lake: LakeResource, what: str, consequence: str) -> None:
+    """Run a lake write; any backend failure becomes a LakeWriteError naming what was written where."""
+    try:
+        write()
+    except LakePathError:
+        raise  # a refused key is a safety stop, reported as itself
+    except Exception as exc:
+        raise LakeWriteError(
+            f"writing {what} into the lake ({lake.describe()}) failed: {type(exc).__name__}: {exc}. {consequence}; "
+            "fix the lake (free space, permissions, bucket access) and re-run the date"
+        ) from exc
+
+
+def _publish(lake: LakeResource, remote: RemoteFile, entity: str, staged: Path, size: int, sha256: str) -> LandedFile:
+    key = object_key(entity, remote.business_date, remote.export_id, remote.name)
+    payload = staged.read_bytes()
+    encoding = detect_encoding(payload)
+    records = None if entity == UNRECOGNIZED_ENTITY else count_records(payload, encoding)
+    _lake_write(
+        lambda: lake.commit(staged, key, sha256),
+        lake,
+        f"{_where(remote)} to {key}",
+        "The file is not recorded as landed (the manifest is written last), so no load reads it",
+    )
     return LandedFile(
         file_name=remote.name,
         entity=entity,
         location_id=remote.export_id,
         business_date=remote.business_date,
         key=key,
-        size=writer.size,
+        size=size,
         sha256=sha256,
         source_path=remote.path,
         source_mtime=remote.mtime,

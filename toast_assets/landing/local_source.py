@@ -37,6 +37,9 @@ class LocalExportTree:
                         out.append(RemoteFile(export_id, business_date, path.name, f"/{export_id}/{date_folder(business_date)}/{path.name}", stat.st_size, int(stat.st_mtime)))
         return out
 
+    def list_files(self, export_id: str, business_date: date) -> list[RemoteFile]:
+        return self.list_tree(export_ids=[export_id], dates=[business_date])
+
     def download(self, remote: RemoteFile, fileobj: BinaryIO) -> int:
         path = self.root / remote.export_id / date_folder(remote.business_date) / remote.name
         with path.open("rb") as handle:

@@ -5,7 +5,6 @@ read and the reconciliation's count of source records, so it is written only aft
 file it describes is safely in the lake.
 """
 
-import csv
 import hashlib
 import io
 import json
@@ -15,6 +14,7 @@ from datetime import date, datetime, timezone
 from typing import BinaryIO
 
 from toast_assets.contract import file_for_name
+from toast_assets.lib.csvfile import count_data_records, decode
 
 UNRECOGNIZED_ENTITY = "_unrecognized"
 MANIFEST_VERSION = 1
@@ -128,12 +128,11 @@ def count_records(payload: bytes, encoding: str) -> int:
     """Data records in a CSV file (header excluded, blank lines ignored), counted with `csv`.
 
     This count is the reconciliation's "source rows": it is taken here, independently of the
-    warehouse's CSV reader, so a reader that drops rows is caught rather than trusted.
+    warehouse's CSV reader, so a reader that drops rows is caught rather than trusted. The
+    header is the first row with a non-blank cell (`toast_assets.lib.csvfile`), as the raw
+    load finds it: blank or whitespace-only lines above it are neither header nor record.
     """
-    text = payload.decode(encoding, errors="replace")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
-    records = sum(1 for row in reader if row)
-    return max(records - 1, 0)
+    return count_data_records(decode(payload, encoding))
 
 
 def utc_now() -> str:

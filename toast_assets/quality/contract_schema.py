@@ -9,12 +9,15 @@ are moved to quarantine with the rule's name; nothing is silently coerced.
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as arrow
+import pyarrow.compute as arrow_compute
 from pandera.errors import SchemaErrors
 
-from toast_assets.contract import LogicalType, ToastFile
+from toast_assets.contract import LogicalType, ToastFile, normalize_header
 from toast_assets.contract.values import (
     BOOLEAN,
     DATE_FORMATS,
@@ -29,20 +32,39 @@ from toast_assets.contract.values import (
 
 LINEAGE_KEY = ("_location_id", "_business_date")
 RULE_NATURAL_KEY = "natural_key_unique"
+RULE_HEADER_REPEATED = "header_repeated"
 
 
+# The common timestamp shapes, accepted by pattern alone (fast). Only days 1-28 exist in every
+# month: a later day goes through the formats below, which know the calendar (`2/30/26` is
+# no date; the shape alone once let it through to be NULL in staging). ASCII digits only.
 _TIMESTAMP_SHAPE = re.compile(
-    r"^(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])/(\d{2}|\d{4}) "
-    r"(((0?[1-9]|1[0-2]):[0-5]\d(:[0-5]\d)? ?[AP]M)|(([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?))$"
+    r"^(0?[1-9]|1[0-2])/(0?[1-9]|1[0-9]|2[0-8])/([0-9]{2}|[0-9]{4}) "
+    r"(((0?[1-9]|1[0-2]):[0-5][0-9](:[0-5][0-9])? [AP]M)|(([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?))\Z"
 )
+_ISO_TIME = re.compile(r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?")
+
+
+def _iso_date_exists(text: str) -> bool:
+    """An ISO-shaped timestamp names a real date and time (staging reads it without the offset)."""
+    time = _ISO_TIME.match(text, 11)
+    try:
+        datetime.fromisoformat(f"{text[:10]} {time.group(0) if time else ''}".strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _parses(values: pd.Series, formats: tuple[str, ...], iso: bool) -> pd.Series:
-    """True where a value matches one of the formats; tries each format on what is left."""
-    text = values.str.strip().str.upper()
+    """True where a value matches one of the formats; tries each format on what is left.
+
+    Only spaces are trimmed, as SQL `trim` does in staging.
+    """
+    text = values.str.strip(" ").str.upper()
     ok = pd.Series(False, index=values.index)
     if iso:
-        ok |= values.str.strip().str.match(ISO_TIMESTAMP.pattern).fillna(False)
+        shaped = values.str.strip(" ").str.match(ISO_TIMESTAMP.pattern, flags=ISO_TIMESTAMP.flags).fillna(False)
+        ok |= shaped & values.where(shaped, "").str.strip(" ").map(_iso_date_exists).astype(bool)
     for fmt in formats:
         pending = ~ok
         if not pending.any():
@@ -56,18 +78,25 @@ def _on_distinct(check: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series
     """Evaluate a value rule once per distinct value: Toast columns repeat values heavily."""
 
     def run(series: pd.Series) -> pd.Series:
-        distinct = pd.Series(series.dropna().unique(), dtype=object)
-        if distinct.empty:
+        distinct = series.dropna().unique()
+        if len(distinct) == 0:
             return pd.Series(True, index=series.index)
-        good = set(distinct[check(distinct).to_numpy(dtype=bool)])
-        return series.isna() | series.isin(good)
+        vectorized = getattr(check, "arrow", None)
+        if vectorized is not None and isinstance(series.dtype, pd.ArrowDtype):
+            # Ids are all distinct: test them in Arrow's regex engine, not one Python call each.
+            ok = vectorized(arrow.array(distinct))
+        else:
+            ok = check(pd.Series(distinct, dtype=object)).to_numpy(dtype=bool)
+        bad = distinct[~ok]
+        # The few bad values are looked up, not the many good ones; NULL passes.
+        return pd.Series(True, index=series.index) if len(bad) == 0 else ~series.isin(bad)
 
     return run
 
 
 def _timestamps_ok(values: pd.Series) -> pd.Series:
     # The common shapes by pattern (fast); anything else is tried against each format.
-    shaped = values.str.strip().str.upper().str.match(_TIMESTAMP_SHAPE.pattern).fillna(False)
+    shaped = values.str.strip(" ").str.upper().str.match(_TIMESTAMP_SHAPE.pattern).fillna(False)
     rest = ~shaped
     if rest.any():
         shaped.loc[rest] = _parses(values[rest], TIMESTAMP_FORMATS, iso=True)
@@ -75,7 +104,33 @@ def _timestamps_ok(values: pd.Series) -> pd.Series:
 
 
 def _pattern(regex: re.Pattern) -> Callable[[pd.Series], pd.Series]:
-    return lambda s: s.str.match(regex.pattern, flags=regex.flags).fillna(False)
+    def check(values: pd.Series) -> pd.Series:
+        return values.str.match(regex.pattern, flags=regex.flags).fillna(False)
+
+    re2 = _re2_pattern(regex)
+    if re2 is not None:
+        check.arrow = lambda values: arrow_compute.match_substring_regex(values, re2).to_numpy(zero_copy_only=False)  # type: ignore[attr-defined]
+    return check
+
+
+def _re2_pattern(regex: re.Pattern) -> str | None:
+    """The same pattern for Arrow's RE2 engine, or None when RE2 might answer differently.
+
+    Only flag-free patterns of ASCII classes qualify: Python's `\d`, `\w`, `\s`, `\b` are
+    Unicode-aware and its `$` also matches before a final newline, RE2 has no lookaround, and
+    Python's `\Z` (end of text) is RE2's `\z`.
+    """
+    pattern = regex.pattern
+    if regex.flags & ~re.UNICODE or re.search(r"\\[dwsbDWSB]|(?<!\\)\$|\(\?[=!<]", pattern):
+        return None
+    translated = pattern.replace(r"\Z", r"\z")
+    if not translated.startswith("^"):
+        translated = f"^(?:{translated})"  # `str.match` anchors at the start; RE2 searches
+    try:
+        arrow_compute.match_substring_regex(arrow.array([""], arrow.string()), translated)
+    except (arrow.ArrowInvalid, arrow.ArrowNotImplementedError):
+        return None
+    return translated
 
 
 # Rule name, meaning and test per logical type; NULL (an empty cell) always passes these.
@@ -91,6 +146,7 @@ VALUE_RULES: dict[LogicalType, tuple[str, str, Callable[[pd.Series], pd.Series]]
 }
 RULE_DESCRIPTIONS = {name: text for name, text, _ in VALUE_RULES.values()} | {
     RULE_NATURAL_KEY: "natural key repeated for the location and business date (first row kept)",
+    RULE_HEADER_REPEATED: "the header row again inside the file (two exports appended into one)",
     "required_value_missing": "a required id or key column is empty",
 }
 
@@ -139,8 +195,29 @@ def contract_failures(toast_file: ToastFile, frame: pd.DataFrame, schema: pa.Dat
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as errors:
-        return _failures(errors.failure_cases)
-    return []
+        failures = _failures(errors.failure_cases)
+    else:
+        return []
+    # A header row inside the data breaks every typed column at once; name the real cause.
+    repeated = _repeated_headers(toast_file, frame, {f.index for f in failures})
+    if not repeated:
+        return failures
+    return [f for f in failures if f.index not in repeated] + [
+        RowFailure(index=index, column="row", rule=RULE_HEADER_REPEATED, value="the header row again")
+        for index in sorted(repeated)
+    ]
+
+
+def _repeated_headers(toast_file: ToastFile, frame: pd.DataFrame, candidates: set[int]) -> set[int]:
+    """The candidate rows whose every contract value (at least two) is that column's header."""
+    spellings = {c.name: {normalize_header(s) for s in c.spellings} for c in toast_file.columns if c.name in frame.columns}
+    out: set[int] = set()
+    for index in candidates:
+        row = frame.loc[index]
+        values = [(name, row[name]) for name in spellings if isinstance(row[name], str) and row[name].strip()]
+        if len(values) >= 2 and all(normalize_header(value) in spellings[name] for name, value in values):
+            out.add(index)
+    return out
 
 
 def _failures(cases: pd.DataFrame) -> list[RowFailure]:
@@ -159,5 +236,7 @@ def _failures(cases: pd.DataFrame) -> list[RowFailure]:
             rule = "not_text"
         else:
             rule = check
-        out.append(RowFailure(index=int(case.index), column=str(case.column), rule=rule, value=str(case.failure_case)))
+        # An empty cell reads as None whether the frame holds Python objects or Arrow values.
+        value = "None" if pd.api.types.is_scalar(case.failure_case) and pd.isna(case.failure_case) else str(case.failure_case)
+        out.append(RowFailure(index=int(case.index), column=str(case.column), rule=rule, value=value))
     return out

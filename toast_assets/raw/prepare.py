@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from toast_assets.contract import BY_ENTITY, HeaderMapping, map_headers
 from toast_assets.landing.manifest import LandedFile
+from toast_assets.lib.csvfile import data_records, decode, layout
 
 HEADER_PROBE_BYTES = 1 << 16
 
@@ -21,6 +22,7 @@ class PreparedFile:
     path: str  # local path the warehouse reader opens
     mapping: HeaderMapping | None  # None when the file has no header at all
     rejection: str | None = None  # why the whole file cannot be loaded
+    header_line: int = 1  # CSV row position of the header (blank lines above it skipped)
 
     @property
     def status(self) -> str:
@@ -61,41 +63,59 @@ class FileLoadStats:
     landed_at: str = ""
 
 
-def read_header(path: str, encoding: str) -> list[str] | None:
-    """The first non-empty CSV record of the file, or None for a file with no header."""
+def read_header_row(path: str, encoding: str) -> tuple[list[str] | None, int]:
+    """The header (the first CSV row with a non-blank cell) and its row position, or
+    (None, 0) when the first 64 KiB hold none."""
     with open(path, "rb") as handle:
         head = handle.read(HEADER_PROBE_BYTES)
-    text = head.decode(encoding, errors="replace")
-    for row in csv.reader(io.StringIO(text, newline=""), strict=False):
-        if any(cell.strip() for cell in row):
-            return row
-    return None
+    shape = layout(decode(head, encoding))
+    return shape.header, shape.header_line
+
+
+def read_header(path: str, encoding: str) -> list[str] | None:
+    """The first CSV row with a non-blank cell, or None for a file with no header."""
+    return read_header_row(path, encoding)[0]
 
 
 def prepare_file(landed: LandedFile, path: str) -> PreparedFile:
     toast_file = BY_ENTITY[landed.entity]
-    header = read_header(path, landed.encoding)
+    header, header_line = read_header_row(path, landed.encoding)
     if header is None:
-        return PreparedFile(landed=landed, path=path, mapping=None)
+        # Records without a header cannot be mapped; quarantine them rather than drop them.
+        rejection = f"no header row in the first {HEADER_PROBE_BYTES // 1024} KiB" if landed.records else None
+        return PreparedFile(landed=landed, path=path, mapping=None, rejection=rejection, header_line=0)
     mapping = map_headers(toast_file, header)
     rejection = None
     if mapping.missing_required:
-        rejection = f"missing required column(s) {', '.join(mapping.missing_required)}"
+        rejection = f"missing required column(s) {', '.join(mapping.missing_required)}" + _header_hint(header, mapping)
     elif mapping.duplicate_headers:
         rejection = f"duplicated header(s) {', '.join(mapping.duplicate_headers)}"
-    return PreparedFile(landed=landed, path=path, mapping=mapping, rejection=rejection)
+    return PreparedFile(landed=landed, path=path, mapping=mapping, rejection=rejection, header_line=header_line)
+
+
+def _header_hint(header: list[str], mapping: HeaderMapping) -> str:
+    """Why a header matches no contract column at all, when the cause is recognisable."""
+    if len(mapping.unknown_headers) < len(header):
+        return ""  # some columns matched: a real column was dropped or renamed
+    text = ",".join(header)
+    if "\x00" in text:
+        return "; the header holds NUL bytes: the file looks like UTF-16 or binary, not a CSV export"
+    for delimiter, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+        if len(header) == 1 and delimiter in text:
+            return f"; the header is one cell holding {name}s: the file looks {name}-delimited, Toast exports use commas"
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    return f"; no header cell is a {mapping.toast_file.file_name} column (header starts {shown!r})"
 
 
 def rejected_file_records(prepared: PreparedFile) -> Iterator[tuple[int, str]]:
     """(data row number, record text) of every record of a file rejected as a whole."""
     with open(prepared.path, "rb") as handle:
-        text = handle.read().decode(prepared.landed.encoding, errors="replace")
-    rows = (row for row in csv.reader(io.StringIO(text, newline=""), strict=False) if row)
-    next(rows, None)  # header
-    for number, row in enumerate(rows, start=1):
+        text = decode(handle.read(), prepared.landed.encoding)
+    for number, row in data_records(text):
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="").writerow(row)
-        yield number, buffer.getvalue()
+        # Undecodable bytes (kept as surrogate escapes) shown as \xNN, as in other quarantine rows.
+        yield number, buffer.getvalue().encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
 
 
 def base_stats(prepared: PreparedFile) -> FileLoadStats:

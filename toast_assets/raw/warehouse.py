@@ -28,6 +28,10 @@ class LoadResult:
 
     files: list[FileLoadStats] = field(default_factory=list)
     quarantine_rules: dict[str, dict[str, int]] = field(default_factory=dict)  # entity -> rule -> rows
+    # Per entity: seconds spent on the contract checks (rows out of the warehouse, Pandera,
+    # quarantine moves) and how many times the validator ran (once per table per run).
+    validation_seconds: dict[str, float] = field(default_factory=dict)
+    validation_calls: dict[str, int] = field(default_factory=dict)
 
     def for_entity(self, entity: str) -> list[FileLoadStats]:
         return [f for f in self.files if f.entity == entity]

@@ -33,6 +33,7 @@ from typing import BinaryIO
 
 import paramiko
 from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
+from paramiko.sftp import CMD_CLOSE, CMD_OPENDIR, CMD_READDIR
 
 from toast_assets.contract.layout import date_folder as layout_date_folder
 from toast_assets.contract.layout import is_export_id, is_safe_file_name, parse_date_folder
@@ -245,6 +246,9 @@ class ToastSftpClient:
         self._sftp: paramiko.SFTPClient | None = None
         self.host_key_fingerprint: str | None = None
         self._revoked_keys: list[paramiko.PKey] = []
+        # Entries the listings passed over (remote path -> why), for the landing report: a
+        # `20261399` folder or a `Order Details.csv` is skipped, and says so, never fails a run.
+        self.skipped: dict[str, str] = {}
 
     # ------------------------------------------------------------------ connection
 
@@ -633,7 +637,7 @@ class ToastSftpClient:
         sftp = self._require_sftp()
         entries: list[tuple[str, int]] = []
         with self._remote(action, path, export_id, missing_hint=missing_hint):
-            for attr in sftp.listdir_attr(path):
+            for attr in _listdir_attr(sftp, path):
                 mode = attr.st_mode
                 if mode is None or stat.S_ISLNK(mode):
                     try:
@@ -648,13 +652,12 @@ class ToastSftpClient:
 
     def list_export_ids(self) -> list[str]:
         """Location folders (numeric export ids) under root, in numeric order."""
-        ids = [
-            name
-            for name, mode in self._entries(
-                self._root, "listing locations", f"check the export root ({ENV_ROOT})"
-            )
-            if stat.S_ISDIR(mode) and is_export_id(name)
-        ]
+        ids = []
+        for name, mode in self._entries(self._root, "listing locations", f"check the export root ({ENV_ROOT})"):
+            if stat.S_ISDIR(mode) and is_export_id(name):
+                ids.append(name)
+            else:
+                self.skipped[posixpath.join(self._root, name)] = "not a location folder (export ids are digits only)"
         ids.sort(key=lambda value: (int(value), value))
         logger.debug("SFTP %s: %d location folders under %s", self.settings.endpoint, len(ids), self._root)
         return ids
@@ -667,7 +670,8 @@ class ToastSftpClient:
         for name, mode in self._entries(path, "listing business dates", hint, export_id):
             business_date = parse_date_folder(name) if stat.S_ISDIR(mode) else None
             if business_date is None:
-                logger.debug("skipping non-date entry %s/%s", path, name)
+                logger.info("skipping non-date entry %s/%s", path, name)
+                self.skipped[posixpath.join(path, name)] = "not a YYYYMMDD business-date folder"
                 continue
             found.append(business_date)
         return sorted(found)
@@ -679,12 +683,13 @@ class ToastSftpClient:
         files: list[RemoteFile] = []
         hint = "no delivery for that date (yet), or Toast already removed it (kept about 7 days)"
         with self._remote("listing export files", folder, export_id, business_date, hint):
-            attrs = sftp.listdir_attr(folder)
+            attrs = _listdir_attr(sftp, folder)
             for attr in attrs:
                 try:
                     name = validate_file_name(attr.filename)
-                except RemotePathError:
+                except RemotePathError as exc:
                     logger.warning("skipping oddly named entry %r in %s", attr.filename, folder)
+                    self.skipped[posixpath.join(folder, repr(attr.filename))] = str(exc)
                     continue
                 path = posixpath.join(folder, name)
                 if attr.st_mode is None or stat.S_ISLNK(attr.st_mode):
@@ -693,6 +698,7 @@ class ToastSftpClient:
                     except FileNotFoundError:
                         continue
                 if attr.st_mode is None or not stat.S_ISREG(attr.st_mode):
+                    self.skipped[path] = "not a regular file"
                     continue
                 files.append(
                     RemoteFile(
@@ -769,6 +775,36 @@ class ToastSftpClient:
                 "server or the transfer broke: list again and retry"
             )
         return writer.count
+
+
+def _listdir_attr(sftp: paramiko.SFTPClient, path: str) -> list[paramiko.SFTPAttributes]:
+    """`SFTPClient.listdir_attr`, except that a name which is not UTF-8 comes back with its
+    bytes as surrogate escapes instead of failing the whole listing (paramiko decodes names
+    strictly): `Caf\\xe9.csv` in one folder must not stop every other file from landing. Such a
+    name is then refused like any other odd entry, and reported."""
+    try:
+        return sftp.listdir_attr(path)
+    except UnicodeDecodeError:
+        pass
+    # paramiko's own loop (sftp_client.listdir_attr), decoding leniently.
+    _, msg = sftp._request(CMD_OPENDIR, path)
+    handle = msg.get_binary()
+    entries: list[paramiko.SFTPAttributes] = []
+    try:
+        while True:
+            try:
+                _, msg = sftp._request(CMD_READDIR, handle)
+            except EOFError:
+                break
+            for _ in range(msg.get_int()):
+                filename = msg.get_string().decode("utf-8", errors="surrogateescape")
+                longname = msg.get_string().decode("utf-8", errors="surrogateescape")
+                attr = paramiko.SFTPAttributes._from_msg(msg, filename, longname)
+                if filename not in (".", ".."):
+                    entries.append(attr)
+    finally:
+        sftp._request(CMD_CLOSE, handle)
+    return entries
 
 
 def _family_of(key_type: str) -> str:

@@ -183,6 +183,14 @@ class _ReadOnlyHandle(paramiko.SFTPHandle):
         return SFTP_PERMISSION_DENIED
 
 
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _ReadOnlyFolder(paramiko.SFTPServerInterface):
     """SFTP operations over one folder: reads allowed, changes refused, paths kept inside.
 
@@ -229,7 +237,10 @@ class _ReadOnlyFolder(paramiko.SFTPServerInterface):
                         info = entry.stat(follow_symlinks=True)
                     except FileNotFoundError:
                         continue  # dangling link
-                    entries.append(paramiko.SFTPAttributes.from_stat(info, entry.name))
+                    # A name that is not UTF-8 goes out as its bytes, as OpenSSH sends it
+                    # (paramiko would fail the whole listing encoding it as text).
+                    name = entry.name if _utf8(entry.name) else os.fsencode(entry.name)
+                    entries.append(paramiko.SFTPAttributes.from_stat(info, name))
         except OSError as exc:
             return paramiko.SFTPServer.convert_errno(exc.errno)
         return entries

@@ -6,16 +6,18 @@
     fraction and offset, the offset ignored). Anything else is NULL.
 #}
 
+{#- The first format that reads a value wins and `%Y` reads `26` as year 26: every
+    two-digit-year form comes before its four-digit one (`%y` refuses `2026`). -#}
 {% macro toast_timestamp_formats() -%}
     {{ return([
         '%m/%d/%y %I:%M %p',
         '%m/%d/%y %I:%M:%S %p',
         '%m/%d/%Y %I:%M %p',
         '%m/%d/%Y %I:%M:%S %p',
-        '%m/%d/%Y %H:%M:%S',
-        '%m/%d/%Y %H:%M',
         '%m/%d/%y %H:%M:%S',
         '%m/%d/%y %H:%M',
+        '%m/%d/%Y %H:%M:%S',
+        '%m/%d/%Y %H:%M',
     ]) }}
 {%- endmacro %}
 
