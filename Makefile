@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install manifest demo run ui test lint validate clean
+.PHONY: install manifest demo run ui test lint validate audit bench clean
 
 install: $(VENV)/.installed
 
@@ -41,6 +41,17 @@ test: install
 
 validate: install
 	$(PY) -m toast_assets.demo.cli validate
+
+# Known vulnerabilities in the locked dependencies (uv.lock), looked up by pip-audit in PyPI's
+# advisory data. Exit 3: the vulnerability service was unreachable, so nothing was audited.
+audit: install
+	$(PY) .ci/audit.py
+
+# Performance against the physical floor (benchmarks/README.md): the full configuration by
+# default (hours on a busy 2-core machine), `make bench QUICK=1` for a small one in minutes,
+# BENCH_ARGS for anything else (e.g. BENCH_ARGS="--workloads day --day-locations 100").
+bench: install
+	$(PY) -m benchmarks $(if $(QUICK),--config quick) $(BENCH_ARGS)
 
 clean:
 	rm -rf .demo .dagster_home .data .pytest_cache
