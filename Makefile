@@ -36,8 +36,11 @@ run: install
 ui: install
 	$(PY) -m toast_assets.demo.cli ui
 
+# Two workers by default (TEST_WORKERS=1 for one process); a file's tests stay in one worker,
+# so a file's servers and fixtures are started once.
+TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 validate: install
 	$(PY) -m toast_assets.demo.cli validate

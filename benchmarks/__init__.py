@@ -1,0 +1,1 @@
+"""Performance benchmark of the platform against reference paths on the same files (`make bench`)."""
