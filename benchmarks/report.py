@@ -395,6 +395,36 @@ def _runs_table(workload: dict) -> str:
     return "\n".join(lines)
 
 
+def _versus_table(workload: dict) -> str:
+    """Each platform stage beside the reference path doing the same work (minima)."""
+    p = workload["paths"]
+    pairs = [
+        ("landing step (SFTP → lake)", _stage(p, "platform", "landing_seconds"), "OpenSSH `sftp` get", _min(p, "sftp_cli")),
+        (
+            "raw load without Pandera",
+            _diff(_stage(p, "platform", "raw_load_seconds"), _stage(p, "platform", "raw_validate_seconds")),
+            "bare DuckDB CTAS",
+            _min(p, "duckdb_bare", "work_seconds"),
+        ),
+        ("raw step (load, Pandera, reconciliation)", _stage(p, "platform", "raw_seconds"), "pandas per file", _min(p, "pandas_per_file", "work_seconds")),
+        ("dbt step (one `dbt build`)", _stage(p, "platform", "dbt_seconds"), "compiled SQL run directly", _min(p, "direct_sql", "work_seconds")),
+        ("whole run (process wall)", _min(p, "platform"), "sftp + bare load + direct SQL", _sum(_min(p, "sftp_cli"), _min(p, "duckdb_bare", "work_seconds"), _min(p, "direct_sql", "work_seconds"))),
+    ]
+    lines = ["| platform | min (s) | reference | min (s) | ratio |", "|---|---|---|---|---|"]
+    for label, mine, ref_label, ref in pairs:
+        ratio = f"{mine / ref:.2f}×" if mine is not None and ref else "n/a"
+        lines.append(f"| {label} | {_s(mine, '')} | {ref_label} | {_s(ref, '')} | {ratio} |")
+    return "\n".join(lines)
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def _sum(*values: float | None) -> float | None:
+    return None if any(v is None for v in values) else sum(values)  # type: ignore[arg-type]
+
+
 def _rounds_line(workload: dict) -> str:
     loads = ", ".join(f"{r['foreign_load']:.0%}{'*' if not r['kept'] else ''}" for r in workload["rounds"])
     busy = workload.get("busy_rounds_kept", 0)
@@ -429,6 +459,8 @@ def markdown(results: dict, targets: list[Target], analysis: dict) -> str:
             f"{tree['files']} files, {tree['rows']:,} rows, {tree['bytes'] / MB:.1f} MB. {_rounds_line(day)}.",
             "",
             _paths_table(day, tree["rows"], tree["bytes"]),
+            "",
+            _versus_table(day),
             "",
             _stages_table(day, "platform"),
             "",

@@ -219,8 +219,8 @@ class PostgresServer:
                     "username": PG_ROLE,
                     "password": "",
                     "db_name": self.database,
+                    "scheme": "postgresql+psycopg2",
                 },
-                "scheme": "postgresql+psycopg2",
             }
         }
 

@@ -1,11 +1,14 @@
 {#
-    The business-date window of a run: vars start_date / end_date (inclusive ISO dates,
-    passed by Dagster from the partition window). Both null = every loaded business date.
+    The business-date window of a run (inclusive ISO dates): vars start_date / end_date when
+    given (`dbt build --vars ...` by hand), else TOAST_DBT_START_DATE / TOAST_DBT_END_DATE,
+    how Dagster passes the partition window: a changed environment variable makes dbt
+    re-parse only the files that read it, changed vars the whole project. Neither set =
+    every loaded business date.
 #}
 
 {% macro toast_window() -%}
-    {%- set start = var('start_date', none) -%}
-    {%- set end = var('end_date', none) -%}
+    {%- set start = var('start_date', none) or env_var('TOAST_DBT_START_DATE', '') -%}
+    {%- set end = var('end_date', none) or env_var('TOAST_DBT_END_DATE', '') -%}
     {%- if (start is none or start == '') and (end is none or end == '') -%}
         {{ return(none) }}
     {%- endif -%}

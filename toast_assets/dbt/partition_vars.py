@@ -1,4 +1,5 @@
-"""The partition window of a run as the dbt vars the models read (start_date / end_date)."""
+"""The partition window of a run as dbt reads it: vars start_date / end_date (`dbt build --vars`
+by hand), or TOAST_DBT_START_DATE / TOAST_DBT_END_DATE (how Dagster passes it, see assets.py)."""
 
 from datetime import timedelta
 
@@ -17,3 +18,11 @@ def partition_window_vars(window: dg.TimeWindow) -> dict[str, str]:
     if last < first:
         raise ValueError(f"empty partition window {window.start.isoformat()} .. {window.end.isoformat()}")
     return {"start_date": first.isoformat(), "end_date": last.isoformat()}
+
+
+WINDOW_ENV = {"start_date": "TOAST_DBT_START_DATE", "end_date": "TOAST_DBT_END_DATE"}
+
+
+def partition_window_env(window_vars: dict[str, str]) -> dict[str, str]:
+    """The same window as the environment variables `toast_window()` (macros/window.sql) reads."""
+    return {WINDOW_ENV[name]: value for name, value in window_vars.items()}

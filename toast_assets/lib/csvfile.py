@@ -82,7 +82,17 @@ def data_records(text: str) -> Iterator[tuple[int, list[str]]]:
 
 
 def count_data_records(text: str) -> int:
-    return sum(1 for _ in data_records(text))
+    if '"' in text or "\r" in text or "\x00" in text:
+        return sum(1 for _ in data_records(text))
+    # Without a quote, a carriage return or a NUL, a CSV row is exactly a `\n`-separated line,
+    # so the same count comes from splitting lines (C speed; the csv module reads ~60 MB/s).
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # after the last line terminator: no row
+    for position, line in enumerate(lines):
+        if line.replace(",", "").strip():  # the header: a row with a non-blank cell
+            return sum(map(bool, lines[position + 1 :]))  # records: the non-empty rows after it
+    return 0
 
 
 def line_endings(payload: bytes) -> str:

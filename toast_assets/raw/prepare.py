@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from toast_assets.contract import BY_ENTITY, HeaderMapping, map_headers
 from toast_assets.landing.manifest import LandedFile
-from toast_assets.lib.csvfile import data_records, decode, layout
+from toast_assets.lib.csvfile import csv_rows, data_records, decode, is_blank
 
 HEADER_PROBE_BYTES = 1 << 16
 
@@ -68,8 +68,11 @@ def read_header_row(path: str, encoding: str) -> tuple[list[str] | None, int]:
     (None, 0) when the first 64 KiB hold none."""
     with open(path, "rb") as handle:
         head = handle.read(HEADER_PROBE_BYTES)
-    shape = layout(decode(head, encoding))
-    return shape.header, shape.header_line
+    # As `layout` finds the header, stopping there: the records are the bulk reader's business.
+    for position, row in enumerate(csv_rows(decode(head, encoding)), start=1):
+        if not is_blank(row):
+            return row, position
+    return None, 0
 
 
 def read_header(path: str, encoding: str) -> list[str] | None:
