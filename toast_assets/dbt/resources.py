@@ -1,6 +1,8 @@
 """The dbt CLI resource: the project, its committed profiles and the target from the environment."""
 
+import hashlib
 import os
+import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -38,47 +40,83 @@ class ToastDbtCliResource(DbtCliResource):
         return super()._initialize_dbt_core_adapter(args)
 
     def cli_with_env(self, args: Sequence[str], env: Mapping[str, str], **kwargs: Any) -> DbtCliInvocation:
-        """`cli` with extra environment variables for this one dbt process.
+        """`cli` with extra environment variables for this one dbt process, starting from the
+        parse state this deployment's previous run kept (see `keep_parse_state`).
 
         dagster-dbt builds the subprocess's environment from `os.environ` inside `cli`, which
         starts the process before returning; the variables are set for that call only.
         """
+        context = kwargs.pop("context", None)
+        target_path = Path(kwargs.pop("target_path", None) or self._get_unique_target_path(context=context))
+        kept = self._parse_state_path()
+        try:
+            if kept.exists():
+                # dagster-dbt copies the prepared state only into a folder that has none.
+                target_path.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(kept, target_path / PARTIAL_PARSE_FILE)
+        except OSError:
+            pass  # dbt parses in full, as without a kept state
         with _environment(env):
-            return self.cli(args, **kwargs)
+            return self.cli(args, context=context, target_path=target_path, **kwargs)
 
     def keep_parse_state(self, invocation: DbtCliInvocation) -> None:
         """After a finished dbt run: keep its parse state for the next run, drop its artifacts.
 
-        dagster-dbt seeds every run's own target folder with the project's
-        `target/partial_parse.msgpack`, written when the manifest was prepared, for another
-        profile (the DuckDB path, the BigQuery project) than this deployment's, so dbt
-        re-parsed the whole project on every run (~6 s). The run's own parse state, written
-        back atomically, lets the next run parse only what changed. The run's folder
-        (manifest, run results, logs: ~6 MB a run) is removed; a failed run never gets here
-        and keeps its folder for inspection. A read-only project folder (an image) only
+        Without this, every run started from the state prepared with the manifest, whose
+        profile (the DuckDB path, the BigQuery project) is not this deployment's, and dbt
+        re-parsed the whole project (~6 s). The state is kept per profile (under
+        `target/parse_state/<hash of the profile's settings>/`), written atomically, so
+        deployments or tests sharing the project folder do not undo each other's. The run's
+        folder (manifest, run results, logs: ~6 MB a run) is removed; a failed run never gets
+        here and keeps its folder for inspection. A read-only project folder (an image) only
         loses the saving.
         """
         run_target = Path(invocation.target_path)
         state = run_target / PARTIAL_PARSE_FILE
-        shared = _project_target_path(Path(self.project_dir)) / PARTIAL_PARSE_FILE
+        kept = self._parse_state_path()
         try:
             if state.exists():
-                staged = shared.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}.part")
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                staged = kept.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}.part")
                 shutil.copyfile(state, staged)
-                os.replace(staged, shared)
+                os.replace(staged, kept)
+                _prune(kept.parent.parent, keep=KEPT_PARSE_STATES)
         except OSError:
             pass
         shutil.rmtree(run_target, ignore_errors=True)
 
+    def _parse_state_path(self) -> Path:
+        """This profile's kept parse state: keyed by the target and the values of the
+        environment variables `profiles.yml` reads (hashed: some are credentials)."""
+        profiles = Path(self.profiles_dir or self.project_dir) / "profiles.yml"
+        try:
+            names = sorted(set(PROFILE_ENV_VAR.findall(profiles.read_text())))
+        except OSError:
+            names = []
+        settings = [f"target={self.target}", *(f"{n}={os.environ.get(n, '')}" for n in names)]
+        key = hashlib.sha256("\n".join(settings).encode()).hexdigest()[:16]
+        return _project_target_path(Path(self.project_dir)) / "parse_state" / key / PARTIAL_PARSE_FILE
+
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+PROFILE_ENV_VAR = re.compile(r"env_var\(\s*['\"]([A-Za-z0-9_]+)['\"]")
 
 
 def _project_target_path(project_dir: Path) -> Path:
-    """Where dagster-dbt looks for the parse state it copies into each run: DBT_TARGET_PATH,
-    else `target/`, relative to the project."""
+    """dbt's target folder as dagster-dbt finds it: DBT_TARGET_PATH, else `target/`,
+    relative to the project."""
     target = Path(os.environ.get("DBT_TARGET_PATH", "target"))
     return target if target.is_absolute() else project_dir / target
+
+
+KEPT_PARSE_STATES = 8  # profiles whose parse state is kept (the most recently used)
+
+
+def _prune(folder: Path, keep: int) -> None:
+    """Remove all but the `keep` most recently written profile folders."""
+    profiles = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in profiles[keep:]:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 @contextmanager
