@@ -224,17 +224,33 @@ def backfill_targets(backfill: dict) -> list[Target]:
     walls = sorted(separate.get("run_walls", []))
     if single is not None and empty is not None and walls:
         one_day = walls[len(walls) // 2]  # median separate daily run
-        variable_day = max(one_day - empty, 1e-9)
+        variable_day = one_day - empty
         variable_single = single - empty
-        out.append(
-            Target(
-                "backfill_single_run",
-                f"backfill-{days} as one run: its variable work vs {days} × one day's variable work (run − empty-date run)",
-                "≤ 1.2×",
-                f"{variable_single / (days * variable_day):.2f}× ({single:.1f} − {empty:.1f} s vs {days} × ({one_day:.2f} − {empty:.2f}) s)",
-                variable_single <= 1.2 * days * variable_day,
+        label = f"backfill-{days} as one run: its variable work vs {days} × one day's variable work (run − empty-date run)"
+        spread = (walls[-1] - walls[0]) if len(walls) > 1 else 0.0
+        if variable_day <= max(spread / 2, 0.05 * empty):
+            # A small day's variable work drowns in the run-to-run spread of the fixed cost.
+            out.append(
+                Target(
+                    "backfill_single_run",
+                    label,
+                    "≤ 1.2×",
+                    f"not measurable here: a daily run (median {one_day:.1f} s, spread {spread:.1f} s over {len(walls)} runs) "
+                    f"is within the fixed cost's run-to-run spread of the empty-date run ({empty:.1f} s); "
+                    f"the one run's variable work is {variable_single:.1f} s",
+                    None,
+                )
             )
-        )
+        else:
+            out.append(
+                Target(
+                    "backfill_single_run",
+                    label,
+                    "≤ 1.2×",
+                    f"{variable_single / (days * variable_day):.2f}× ({single:.1f} − {empty:.1f} s vs {days} × ({one_day:.2f} − {empty:.2f}) s)",
+                    variable_single <= 1.2 * days * variable_day,
+                )
+            )
     single_orch = _stage(p, "platform_single_run", "orchestration_seconds")
     single_detail = _fastest(p, "platform_single_run")
     if single_detail and single is not None and single_detail.get("compute_seconds") is not None:
@@ -303,7 +319,9 @@ def evaluate(results: dict) -> tuple[list[Target], dict]:
             "bigquery_load_jobs",
             "BigQuery: at most one load job per table per run",
             "≤ 1 per table",
-            "not measured: this benchmark runs the embedded DuckDB warehouse",
+            "not timed here (the benchmark runs the embedded DuckDB warehouse); "
+            "tests/test_warehouse_bigquery.py::test_exactly_one_load_job_per_table_and_per_run "
+            "counts the emulator's load jobs of a multi-date run: one per table",
             None,
         )
     )

@@ -1,8 +1,8 @@
 """Runs pass the business-date window to dbt as environment variables and keep dbt's parse
 state between runs, per profile, so a run with another window parses only what changed.
 
-Real dbt processes on DuckDB files; the parse state goes to a temporary DBT_TARGET_PATH so
-the checkout's own `dbt_project/target/` is left alone.
+Real dbt processes on DuckDB files, with dbt's default target folder (`dbt_project/target/`,
+where the state of each test's own DuckDB paths gets its own folder).
 """
 
 import os
@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from toast_assets.dbt.partition_vars import partition_window_env
-from toast_assets.dbt.resources import PARTIAL_PARSE_FILE, dbt_resource
+from toast_assets.dbt.project import DBT_PROJECT_DIR
+from toast_assets.dbt.resources import dbt_resource
 
 
-def _compile(day: str) -> tuple[str, list[str]]:
-    """`dbt compile` of one mart for one business date: its compiled SQL and dbt's event names."""
+def _compile(day: str) -> tuple[str, list[str], Path]:
+    """`dbt compile` of one mart for one business date: its compiled SQL, dbt's event names and
+    the parse state kept for the profile."""
     dbt = dbt_resource()
     invocation = dbt.cli_with_env(
         ["compile", "--select", "daily_sales_summary", "--log-level", "debug"],
@@ -24,31 +26,34 @@ def _compile(day: str) -> tuple[str, list[str]]:
     )
     events = [e.raw_event["info"]["name"] for e in invocation.stream_raw_events()]
     invocation.wait()
-    compiled = next(Path(invocation.target_path).rglob("daily_sales_summary.sql")).read_text()
+    run_folder = Path(invocation.target_path)
+    assert run_folder.is_relative_to(DBT_PROJECT_DIR / "target"), run_folder
+    compiled = next(run_folder.rglob("daily_sales_summary.sql")).read_text()
     dbt.keep_parse_state(invocation)
-    assert not Path(invocation.target_path).exists(), "a finished run's artifacts are removed"
-    return compiled, events
+    assert not run_folder.exists(), "a finished run's artifacts are removed"
+    kept = dbt._parse_state_path()
+    assert kept.is_relative_to(DBT_PROJECT_DIR / "target" / "parse_state") and kept.stat().st_size > 0
+    return compiled, events, kept
 
 
 def test_a_new_window_reuses_the_parse_state_of_its_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "target"
-    monkeypatch.setenv("DBT_TARGET_PATH", str(target))
+    monkeypatch.delenv("DBT_TARGET_PATH", raising=False)
     monkeypatch.delenv("TOAST_DBT_START_DATE", raising=False)
     monkeypatch.setenv("TOAST_DUCKDB_PATH", str(tmp_path / "one.duckdb"))
 
-    first, first_events = _compile("2025-03-03")
+    first, first_events, one = _compile("2025-03-03")
     assert "date '2025-03-03'" in first and "date '2025-03-04'" not in first
-    assert "PartialParsingEnabled" not in first_events, "no parse state yet: a full parse"
-    assert len(list((target / "parse_state").glob(f"*/{PARTIAL_PARSE_FILE}"))) == 1
+    assert "PartialParsingEnabled" not in first_events, "a new profile parses in full"
 
     # Another profile (another warehouse file) in between keeps its own state.
     monkeypatch.setenv("TOAST_DUCKDB_PATH", str(tmp_path / "two.duckdb"))
-    _, other_events = _compile("2025-03-03")
+    _, other_events, two = _compile("2025-03-03")
     assert "PartialParsingEnabled" not in other_events, "a new profile parses in full"
-    assert len(list((target / "parse_state").glob(f"*/{PARTIAL_PARSE_FILE}"))) == 2
+    assert two != one and one.exists(), "each profile keeps its own state"
 
     monkeypatch.setenv("TOAST_DUCKDB_PATH", str(tmp_path / "one.duckdb"))
-    second, second_events = _compile("2025-03-04")
+    second, second_events, again = _compile("2025-03-04")
+    assert again == one
     assert "date '2025-03-04'" in second and "date '2025-03-03'" not in second, "the re-parsed mart has the new window"
     assert "UnableToPartialParse" not in second_events, "the profile's kept state is used"
     assert "PartialParsingEnabled" in second_events, sorted(set(second_events))

@@ -48,6 +48,8 @@ class ToastDbtCliResource(DbtCliResource):
         """
         context = kwargs.pop("context", None)
         target_path = Path(kwargs.pop("target_path", None) or self._get_unique_target_path(context=context))
+        if not target_path.is_absolute():  # dbt resolves it in the project folder, its working directory
+            target_path = Path(self.project_dir) / target_path
         kept = self._parse_state_path()
         try:
             if kept.exists():
