@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from toast_assets.sftp.client import (
+    SFTP_DEFAULT_READ_BYTES,
     HostKeyError,
     RemotePathError,
     SftpAuthError,
@@ -381,6 +382,9 @@ def test_download_of_5mb_file_is_byte_exact(
             assert written == len(payload) == remote.size
             assert sha256(sink.getvalue()) == sha256(payload)
         cipher = client._transport.local_cipher if client._transport else "?"
+        # paramiko's server does not state a read limit (no limits@openssh.com): the SFTP
+        # draft's 32 KiB, which every server answers in full.
+        assert client.read_request_bytes == SFTP_DEFAULT_READ_BYTES == 32768
 
     megabytes = len(payload) / 1e6
     report(

@@ -22,7 +22,7 @@ from sftp_fixtures import BUSINESS_DATES, EXPORT_IDS, SftpExportTree, SftpKeys, 
 from toast_assets.demo.generator import generate
 from toast_assets.landing.lake import LocalLakeResource
 from toast_assets.landing.landing import land, read_manifest
-from toast_assets.sftp.client import HostKeyError, RemotePathError, SftpAuthError, ToastSftpClient
+from toast_assets.sftp.client import SFTP_MAX_READ_BYTES, HostKeyError, RemotePathError, SftpAuthError, ToastSftpClient
 from toast_assets.sftp.keys import fingerprint, generate_private_key, load_private_key
 
 DAY = BUSINESS_DATES[0]
@@ -185,7 +185,32 @@ def test_downloads_are_byte_exact(
             expected = standard_tree.files[(remote.export_id, remote.business_date, remote.name)]
             assert sha256(sink.getvalue()) == sha256(expected), remote.path
     with ToastSftpClient(openssh_server.settings(sftp_keys.client_key, "big")) as client:
+        # sshd's sftp-server states its limits: reads of 255 KiB, a dozen for this file.
+        assert client.read_request_bytes == SFTP_MAX_READ_BYTES == 261120
         (remote,) = client.list_files("900001", big_day)
+        sink = io.BytesIO()
+        assert client.download(remote, sink) == len(payload)
+        assert sha256(sink.getvalue()) == sha256(payload)
+
+
+def test_a_server_answering_less_than_asked_still_gives_byte_exact_files(
+    openssh_server: OpenSshServer, sftp_keys: SftpKeys  # noqa: F811
+) -> None:
+    """A read larger than the server answers comes back short; the rest of that range is
+    read again, so the copy is still exact (only slower). Asking sshd for 1 MiB reads, four
+    times its limit, makes every reply short."""
+    big_day = date(2026, 1, 8)
+    payload = os.urandom(2 * 1024 * 1024 + 4099)
+
+    def fill(root: Path) -> None:
+        folder = root / "900002" / big_day.strftime("%Y%m%d")
+        folder.mkdir(parents=True)
+        (folder / "ItemSelectionDetails.csv").write_bytes(payload)
+
+    openssh_server.serve("short-replies", fill)
+    with ToastSftpClient(openssh_server.settings(sftp_keys.client_key, "short-replies")) as client:
+        client.read_request_bytes = 1024 * 1024
+        (remote,) = client.list_files("900002", big_day)
         sink = io.BytesIO()
         assert client.download(remote, sink) == len(payload)
         assert sha256(sink.getvalue()) == sha256(payload)
