@@ -3,14 +3,16 @@
     python -m benchmarks                      # the full configuration (make bench)
     python -m benchmarks --config quick       # a small configuration in minutes (make bench QUICK=1)
     python -m benchmarks --workloads day,scale --day-locations 100 --rounds 5
+    python -m benchmarks --workloads day --merge  # re-measure one workload, keep the others
 """
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from benchmarks.report import targets_table, write
-from benchmarks.runner import PROJECT_ROOT, run_benchmark
+from benchmarks.runner import PROJECT_ROOT, merge_results, run_benchmark
 from benchmarks.workloads import CONFIGS
 
 
@@ -38,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--busy-threshold", type=float, help="foreign CPU load above which a round is discarded (0..1)")
     parser.add_argument("--max-extra-rounds", type=int)
     parser.add_argument("--note", help="a sentence for RESULTS.md (e.g. why a reduced configuration ran)")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the workloads of the existing results.json that this run does not measure (each with its own date and commit)",
+    )
     args = parser.parse_args(argv)
 
     config = CONFIGS[args.config].with_overrides(
@@ -59,13 +66,20 @@ def main(argv: list[str] | None = None) -> int:
     if config != CONFIGS[args.config]:
         config = config.with_overrides(name=f"{args.config} (overridden)")
     print(f"benchmark configuration {config.name}: {config}", flush=True)
+    previous_path = args.out / "results.json"
+    previous = json.loads(previous_path.read_text()) if args.merge and previous_path.exists() else None
+
     def save(partial: dict) -> None:
         if args.note:
             partial["meta"]["notes"] = args.note
+        if previous is not None:
+            partial = merge_results(partial, previous)
         write(partial, args.out)  # after each workload: a long run that dies keeps what it measured
 
     results = run_benchmark(config, args.workdir, log=lambda message: print(message, flush=True), on_workload=save)
     save(results)
+    if previous is not None:
+        results = merge_results(results, previous)
     json_path, md_path = args.out / "results.json", args.out / "RESULTS.md"
     from benchmarks.report import evaluate
 

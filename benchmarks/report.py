@@ -447,7 +447,11 @@ def _rounds_line(workload: dict) -> str:
     loads = ", ".join(f"{r['foreign_load']:.0%}{'*' if not r['kept'] else ''}" for r in workload["rounds"])
     busy = workload.get("busy_rounds_kept", 0)
     note = f"; {busy} kept although busy (the machine never quietened)" if busy else ""
-    return f"rounds: {workload['kept_rounds']} kept of {len(workload['rounds'])}; foreign CPU load per round: {loads} (* discarded){note}"
+    line = f"rounds: {workload['kept_rounds']} kept of {len(workload['rounds'])}; foreign CPU load per round: {loads} (* discarded){note}"
+    measured = workload.get("measured")
+    if measured:
+        line += f"; measured {measured['date']} at commit {measured['git_commit']} (configuration `{measured['config']}`)"
+    return line
 
 
 def markdown(results: dict, targets: list[Target], analysis: dict) -> str:
@@ -466,6 +470,12 @@ def markdown(results: dict, targets: list[Target], analysis: dict) -> str:
     ]
     if meta.get("notes"):
         out += [meta["notes"], ""]
+    if meta.get("merged_from_previous"):
+        out += [
+            f"Kept from an earlier benchmark run (`--merge`): {', '.join(meta['merged_from_previous'])}; each workload's "
+            "section says when, at which commit and in which configuration it was measured.",
+            "",
+        ]
     out += ["## Targets", "", targets_table(targets), ""]
     workloads = results["workloads"]
     if "day" in workloads:

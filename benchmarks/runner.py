@@ -612,6 +612,26 @@ def machine_json() -> dict:
     }
 
 
+def measured_json(meta: dict) -> dict:
+    """When, at which commit and in which configuration a workload was measured: a merged
+    results file holds workloads from several benchmark runs."""
+    return {"date": meta["date"], "git_commit": meta["machine"]["git_commit"], "config": meta["config"]["name"]}
+
+
+def merge_results(results: dict, previous: dict) -> dict:
+    """`results` plus the workloads of `previous` it did not measure, each keeping its own
+    date, commit and configuration (results files from before those were recorded per
+    workload take them from the file's header)."""
+    merged = {**results, "workloads": dict(results["workloads"])}
+    for name, workload in previous.get("workloads", {}).items():
+        if name not in merged["workloads"]:
+            merged["workloads"][name] = {"measured": measured_json(previous["meta"]), **workload}
+    kept = sorted(set(merged["workloads"]) - set(results["workloads"]))
+    if kept:
+        merged["meta"] = {**results["meta"], "merged_from_previous": kept}
+    return merged
+
+
 def run_benchmark(config: Config, workdir: Path, log: Log = print, on_workload: Callable[[dict], None] | None = None) -> dict:
     """Every workload of `config`; `on_workload(results)` after each (to save partial results)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -636,6 +656,7 @@ def run_benchmark(config: Config, workdir: Path, log: Log = print, on_workload: 
         bench = Bench(config, workdir, sshd, log, postgres)
         for name in config.workloads:
             results["workloads"][name] = WORKLOADS[name](bench)
+            results["workloads"][name]["measured"] = measured_json(results["meta"])
             results["meta"]["duration_seconds"] = time.perf_counter() - started
             if on_workload is not None:
                 on_workload(results)

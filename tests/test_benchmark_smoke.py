@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from benchmarks.report import write
-from benchmarks.runner import run_benchmark
+from benchmarks.runner import merge_results, run_benchmark
 from benchmarks.workloads import TINY, TreeSpec, ensure_tree
 from toast_assets.contract import file_for_name
 
@@ -105,3 +105,29 @@ def test_reference_paths_read_what_the_platform_loaded(bench: tuple[dict, Path, 
         for relation, rows in direct["rows"].items():
             built = conn.execute(f"SELECT count(*) FROM {relation} WHERE business_date = ?", [day_iso]).fetchone()[0]
             assert rows == built > 0, relation
+
+
+def test_merge_keeps_earlier_workloads_with_their_own_commit(bench: tuple[dict, Path, Path], tmp_path: Path) -> None:
+    """`--merge`: re-measuring one workload keeps the others of results.json, each labelled
+    with the run that measured it; a workload measured now replaces the earlier one."""
+    results, _, _ = bench
+    day = results["workloads"]["day"]
+    assert day["measured"]["git_commit"] == results["meta"]["machine"]["git_commit"]
+    earlier_meta = {**results["meta"], "date": "2026-01-02T03:04:05+00:00", "machine": {**results["meta"]["machine"], "git_commit": "abc1234"}}
+    # An earlier results file without per-workload labels (as written before they existed).
+    earlier_day = {k: v for k, v in day.items() if k != "measured"}
+    earlier = {"meta": earlier_meta, "workloads": {"day": earlier_day, "year": {"tree": {"dates": 3}}}}
+
+    merged = merge_results(results, earlier)
+    assert merged["workloads"]["day"] is day, "the workload measured now wins"
+    assert merged["workloads"]["year"]["tree"] == {"dates": 3}
+    assert merged["workloads"]["year"]["measured"] == {"date": "2026-01-02T03:04:05+00:00", "git_commit": "abc1234", "config": results["meta"]["config"]["name"]}
+    assert merged["meta"]["merged_from_previous"] == ["year"]
+    assert "year" not in results["workloads"], "merging does not change the run's own results"
+
+    merged["workloads"].pop("year")  # the report needs a real workload; the label is what is checked
+    merged["workloads"]["day"] = {**day, "measured": {"date": "2026-01-02T03:04:05+00:00", "git_commit": "abc1234", "config": "full"}}
+    write(merged, tmp_path)
+    markdown = (tmp_path / "RESULTS.md").read_text()
+    assert "Kept from an earlier benchmark run (`--merge`): year" in markdown
+    assert "measured 2026-01-02T03:04:05+00:00 at commit abc1234 (configuration `full`)" in markdown
