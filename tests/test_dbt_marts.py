@@ -291,10 +291,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     load_raw_from_tree(export_root, duckdb_path, summary.dates)
     expected = expected_marts(export_root, summary.export_ids, summary.dates)
 
-    saved = {name: os.environ.get(name) for name in ("TOAST_DUCKDB_PATH", "TOAST_DBT_TARGET")}
-    os.environ["TOAST_DUCKDB_PATH"] = str(duckdb_path)
-    os.environ["TOAST_DBT_TARGET"] = "duckdb"
-    try:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TOAST_DUCKDB_PATH", str(duckdb_path))
+        env.setenv("TOAST_DBT_TARGET", "duckdb")
         # What the build step does (`dagster-dbt project prepare-and-package`): the manifest
         # must exist before the assets module is imported. Parsed with the run's vars, so the
         # run reuses this parse (dagster-dbt copies partial_parse.msgpack into its target).
@@ -308,12 +307,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
             tags={"dagster/asset_partition_range_start": START.isoformat(), "dagster/asset_partition_range_end": END.isoformat()},
         )
         yield Built(root, export_root, duckdb_path, summary.plan, summary.export_ids, summary.dates, expected, result)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def fetch(duckdb_path: Path, sql: str) -> list[dict]:

@@ -12,7 +12,6 @@ pipeline's tables.
 """
 
 import csv
-import os
 import shutil
 import subprocess
 import sys
@@ -132,10 +131,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     lake = LocalLakeResource(root=str(lake_root))
     land(LocalExportTree(export), lake, summary.dates)
 
-    saved = {name: os.environ.get(name) for name in ("TOAST_DUCKDB_PATH", "TOAST_DBT_TARGET")}
-    os.environ["TOAST_DUCKDB_PATH"] = str(duckdb_path)
-    os.environ["TOAST_DBT_TARGET"] = "duckdb"
-    try:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TOAST_DUCKDB_PATH", str(duckdb_path))
+        env.setenv("TOAST_DBT_TARGET", "duckdb")
         if not (DBT_DIR / "target" / "manifest.json").exists():
             # What the build step does (`dagster-dbt project prepare-and-package`).
             subprocess.run(
@@ -174,12 +172,6 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
         defs = dg.Definitions(assets=assets, asset_checks=QUALITY_CHECKS, jobs=[weekly_validation], resources=resources)
         weekly = defs.resolve_job_def("weekly_validation").execute_in_process(run_config=weekly_run_config(END), instance=instance)
         yield Pipeline(summary.export_ids, duckdb_path, instance, daily, weekly, defs)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def evaluation(result: dg.ExecuteInProcessResult, asset: str, name: str) -> dg.AssetCheckEvaluation:
