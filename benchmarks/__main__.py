@@ -69,17 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     previous_path = args.out / "results.json"
     previous = json.loads(previous_path.read_text()) if args.merge and previous_path.exists() else None
 
-    def save(partial: dict) -> None:
+    def save(partial: dict) -> dict:
         if args.note:
             partial["meta"]["notes"] = args.note
         if previous is not None:
             partial = merge_results(partial, previous)
         write(partial, args.out)  # after each workload: a long run that dies keeps what it measured
+        return partial
 
-    results = run_benchmark(config, args.workdir, log=lambda message: print(message, flush=True), on_workload=save)
-    save(results)
-    if previous is not None:
-        results = merge_results(results, previous)
+    results = save(run_benchmark(config, args.workdir, log=lambda message: print(message, flush=True), on_workload=save))
     json_path, md_path = args.out / "results.json", args.out / "RESULTS.md"
     from benchmarks.report import evaluate
 

@@ -632,7 +632,7 @@ def merge_results(results: dict, previous: dict) -> dict:
     return merged
 
 
-def run_benchmark(config: Config, workdir: Path, log: Log = print, on_workload: Callable[[dict], None] | None = None) -> dict:
+def run_benchmark(config: Config, workdir: Path, log: Log = print, on_workload: Callable[[dict], object] | None = None) -> dict:
     """Every workload of `config`; `on_workload(results)` after each (to save partial results)."""
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

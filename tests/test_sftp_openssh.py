@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -30,6 +31,17 @@ DAY = BUSINESS_DATES[0]
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def one_file_tree(export_id: str, business_date: date, payload: bytes) -> Callable[[Path], None]:
+    """Fills a served root with one location's ItemSelectionDetails.csv for one date."""
+
+    def fill(root: Path) -> None:
+        folder = root / export_id / business_date.strftime("%Y%m%d")
+        folder.mkdir(parents=True)
+        (folder / "ItemSelectionDetails.csv").write_bytes(payload)
+
+    return fill
 
 
 @pytest.fixture(scope="module")
@@ -171,13 +183,7 @@ def test_downloads_are_byte_exact(
 ) -> None:
     big_day = date(2026, 1, 7)
     payload = os.urandom(3 * 1024 * 1024 + 17)  # several SFTP reads, not a multiple of the block size
-
-    def fill(root: Path) -> None:
-        folder = root / "900001" / big_day.strftime("%Y%m%d")
-        folder.mkdir(parents=True)
-        (folder / "ItemSelectionDetails.csv").write_bytes(payload)
-
-    openssh_server.serve("big", fill)
+    openssh_server.serve("big", one_file_tree("900001", big_day, payload))
     with ToastSftpClient(openssh_server.settings(sftp_keys.client_rsa_key, "standard")) as client:
         for remote in client.list_tree():
             sink = io.BytesIO()
@@ -201,13 +207,7 @@ def test_a_server_answering_less_than_asked_still_gives_byte_exact_files(
     times its limit, makes every reply short."""
     big_day = date(2026, 1, 8)
     payload = os.urandom(2 * 1024 * 1024 + 4099)
-
-    def fill(root: Path) -> None:
-        folder = root / "900002" / big_day.strftime("%Y%m%d")
-        folder.mkdir(parents=True)
-        (folder / "ItemSelectionDetails.csv").write_bytes(payload)
-
-    openssh_server.serve("short-replies", fill)
+    openssh_server.serve("short-replies", one_file_tree("900002", big_day, payload))
     with ToastSftpClient(openssh_server.settings(sftp_keys.client_key, "short-replies")) as client:
         client.read_request_bytes = 1024 * 1024
         (remote,) = client.list_files("900002", big_day)

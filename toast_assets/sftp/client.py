@@ -798,7 +798,7 @@ class ToastSftpClient:
 
 
 def _server_read_bytes(sftp: paramiko.SFTPClient) -> int:
-    """The largest read the server answers in one reply, up to SFTP_MAX_READ_BYTES.
+    """The largest read the server says it answers in one reply, up to SFTP_MAX_READ_BYTES.
 
     Asks with OpenSSH's `limits@openssh.com` extension (uint64 max packet, max read, max
     write, max open handles; 0 means no limit). A server that does not know it answers with
@@ -815,9 +815,7 @@ def _server_read_bytes(sftp: paramiko.SFTPClient) -> int:
     except (OSError, EOFError, SFTPError, paramiko.SSHException) as exc:
         logger.debug("SFTP server does not state its read limit (%s): reads of %d bytes", exc, SFTP_DEFAULT_READ_BYTES)
         return SFTP_DEFAULT_READ_BYTES
-    if max_read == 0:
-        return SFTP_MAX_READ_BYTES
-    return max(SFTP_DEFAULT_READ_BYTES, min(max_read, SFTP_MAX_READ_BYTES))
+    return min(max_read, SFTP_MAX_READ_BYTES) if max_read else SFTP_MAX_READ_BYTES
 
 
 def _listdir_attr(sftp: paramiko.SFTPClient, path: str) -> list[paramiko.SFTPAttributes]:
