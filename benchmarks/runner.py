@@ -93,7 +93,7 @@ class PlatformState:
         instance = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
         if postgres:
             assert bench.postgres is not None
-            instance["storage"] = bench.postgres.storage_config()
+            instance.update(bench.postgres.storage_config())
         (self.home / "dagster.yaml").write_text(yaml.safe_dump(instance))
         self.database = self.folder / "toast.duckdb"
         self.lake = self.folder / "lake"

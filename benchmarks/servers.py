@@ -17,11 +17,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 SSHD = Path("/usr/sbin/sshd")
 SSH_KEYGEN = Path("/usr/bin/ssh-keygen")
 SFTP_CLI = "sftp"
 PRIVSEP_DIR = Path("/run/sshd")
 START_TIMEOUT_SECONDS = 15.0
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class ServerError(RuntimeError):
@@ -210,19 +213,21 @@ class PostgresServer:
             self.process.wait(timeout=10)
 
     def storage_config(self) -> dict:
-        """The `storage:` section of a dagster.yaml, as deploy/dagster.yaml writes it."""
-        return {
-            "postgres": {
-                "postgres_db": {
-                    "hostname": self.host,
-                    "port": self.port,
-                    "username": PG_ROLE,
-                    "password": "",
-                    "db_name": self.database,
-                    "scheme": "postgresql+psycopg2",
-                },
-            }
+        """The storage blocks of a dagster.yaml, as deploy/dagster.yaml writes them (the three
+        storages in one database, the event log's connection kept open), pointing here."""
+        postgres_db = {
+            "hostname": self.host,
+            "port": self.port,
+            "username": PG_ROLE,
+            "password": "",
+            "db_name": self.database,
+            "scheme": "postgresql+psycopg2",
         }
+        production = yaml.safe_load((PROJECT_ROOT / "deploy" / "dagster.yaml").read_text())
+        blocks = {}
+        for name in ("run_storage", "event_log_storage", "schedule_storage"):
+            blocks[name] = {**production[name], "config": {"postgres_db": postgres_db}}
+        return blocks
 
 
 def start_postgres(workdir: Path) -> PostgresServer:

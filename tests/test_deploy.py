@@ -344,13 +344,17 @@ def test_production_instance_config_is_valid_for_this_dagster(tmp_path: Path) ->
     dagster_instance_config(str(tmp_path))
 
     config = instance_yaml()
-    for block in ("run_coordinator", "compute_logs"):
+    for block in ("run_coordinator", "compute_logs", "run_storage", "event_log_storage", "schedule_storage"):
         klass = class_from_code_pointer(config[block]["module"], config[block]["class"])
         result = validate_config(klass.config_type(), config[block]["config"])
         assert result.success, (block, [error.message for error in result.errors])
     assert config["compute_logs"]["class"] == "GCSComputeLogManager"
+    assert config["event_log_storage"]["class"] == "PooledPostgresEventLogStorage"
 
-    postgres = config["storage"]["postgres"]["postgres_db"]
+    # One database for all three storages.
+    postgres = config["run_storage"]["config"]["postgres_db"]
+    for block in ("event_log_storage", "schedule_storage"):
+        assert config[block]["config"]["postgres_db"] == postgres
     assert {postgres[k]["env"] for k in ("hostname", "port", "username", "password", "db_name")} == {
         "DAGSTER_PG_HOST",
         "DAGSTER_PG_PORT",
@@ -507,7 +511,7 @@ def test_helm_values_configure_the_same_instance_as_dagster_yaml() -> None:
 
     postgres = values["postgresql"]
     assert postgres["enabled"] is False and values["generatePostgresqlPasswordSecret"] is False
-    assert postgres["postgresqlScheme"] == instance["storage"]["postgres"]["postgres_db"]["scheme"]
+    assert postgres["postgresqlScheme"] == instance["run_storage"]["config"]["postgres_db"]["scheme"]
     assert postgres["postgresqlPassword"] == "", "the password comes from a Secret, never from values"
     assert values["telemetry"]["enabled"] is False
 

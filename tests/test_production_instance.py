@@ -34,6 +34,7 @@ from types import SimpleNamespace
 import dagster as dg
 import pytest
 import yaml
+from connection_count import chatty_job, chatty_run_config, count_new_connections
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.dagster_run import RunsFilter
 from dagster._core.storage.tags import PARTITION_NAME_TAG, SENSOR_NAME_TAG
@@ -151,6 +152,45 @@ def test_instance_uses_postgres_and_the_run_queue_limits(production_instance: dg
     writer = [run({PARTITION_NAME_TAG: "2026-03-02", **WAREHOUSE_TAG})]
     counter = TagConcurrencyLimitsCounter(list(queue.tag_concurrency_limits), writer)  # type: ignore[arg-type]
     assert counter.is_blocked(run({PARTITION_NAME_TAG: "2026-03-03", **WAREHOUSE_TAG}))  # type: ignore[arg-type]
+
+
+def test_the_event_log_keeps_its_connection_instead_of_one_per_event(
+    dagster_home: Path, postgres_server: PostgresServer, tmp_path: Path  # noqa: F811
+) -> None:
+    """dagster-postgres' own event log storage opens a connection (TCP, SCRAM login) for every
+    event; deploy/dagster.yaml's keeps one. Counted on a job logging 10 and then 110 messages,
+    against dagster-postgres' `storage: postgres` on another empty database of the same server."""
+    from toast_assets.lib.instance_storage import PooledPostgresEventLogStorage
+
+    stock_home = tmp_path / "stock_home"
+    stock_home.mkdir()
+    stock_database = postgres_server.create_database()
+    postgres_db = {**production_instance_yaml()["run_storage"]["config"]["postgres_db"], "db_name": stock_database}
+    stock_config = {"storage": {"postgres": {"postgres_db": postgres_db}}}
+    (stock_home / "dagster.yaml").write_text(yaml.safe_dump(stock_config))
+
+    def connections(home: Path, messages: int) -> tuple[int, int]:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            with count_new_connections() as opened:
+                result = chatty_job.execute_in_process(run_config=chatty_run_config(messages), instance=instance)
+            assert result.success
+            return opened[0], len(instance.all_logs(result.run_id))
+
+    try:
+        (stock_few, stock_events_few), (stock_many, stock_events_many) = (
+            connections(stock_home, 10),
+            connections(stock_home, 110),
+        )
+    finally:
+        postgres_server.drop_database(stock_database)
+    (few, events_few), (many, events_many) = connections(dagster_home, 10), connections(dagster_home, 110)
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        assert isinstance(instance.event_log_storage, PooledPostgresEventLogStorage)
+
+    assert (events_few, events_many) == (stock_events_few, stock_events_many)
+    assert stock_many - stock_few >= 90, (stock_few, stock_many)  # one per event
+    assert many - few <= 1, (few, many)  # none per event
+    assert many < stock_many / 3, (many, stock_many)
 
 
 # ---------------------------------------------------------------------------- a partitioned run

@@ -1,0 +1,108 @@
+"""The embedded default's event log storage (dagster.yaml): Dagster's SQLite layout, with
+each database's connection kept open between a run's events (toast_assets/lib/instance_storage.py).
+
+Real SQLite files under a temporary DAGSTER_HOME. Each test runs a job logging a chosen
+number of messages and counts the database connections opened, against Dagster's stock
+storage on the same job.
+"""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from connection_count import chatty_job, chatty_run_config, count_new_connections
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+from toast_assets.lib.instance_storage import (
+    KEPT_SQLITE_DATABASES,
+    PooledSqliteEventLogStorage,
+    PooledSqliteInstance,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FEW, MANY = 10, 110  # messages logged by the two runs compared
+
+
+def _home(tmp_path: Path, name: str, project_config: bool) -> Path:
+    home = tmp_path / name
+    home.mkdir()
+    if project_config:
+        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    else:  # Dagster's default instance: its stock SQLite storages in the same places
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+def _connections_per_run(home: Path, monkeypatch: pytest.MonkeyPatch, messages: int) -> tuple[int, int, str]:
+    """Runs chatty_job on the instance at `home`: (connections opened, events stored, run id)."""
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        with count_new_connections() as opened:
+            result = chatty_job.execute_in_process(run_config=chatty_run_config(messages), instance=instance)
+        assert result.success
+        events = len(instance.all_logs(result.run_id))
+    return opened[0], events, result.run_id
+
+
+def test_the_embedded_default_opens_connections_per_run_not_per_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stock, project = _home(tmp_path, "stock", False), _home(tmp_path, "project", True)
+    stock_few, stock_events_few, _ = _connections_per_run(stock, monkeypatch, FEW)
+    stock_many, stock_events_many, _ = _connections_per_run(stock, monkeypatch, MANY)
+    few, events_few, _ = _connections_per_run(project, monkeypatch, FEW)
+    many, events_many, run_id = _connections_per_run(project, monkeypatch, MANY)
+
+    # The same events are stored: the messages plus the run's and the step's own.
+    assert (events_few, events_many) == (stock_events_few, stock_events_many)
+    assert events_many - events_few == MANY - FEW
+    # Dagster's stock storage opens a connection for every event; ours does not open more
+    # for a hundred more events (the run storage's few per run remain).
+    assert stock_many - stock_few >= 0.9 * (MANY - FEW)
+    assert many - few <= 1, (few, many)
+    assert many < stock_many / 3, (many, stock_many)
+
+    # Where Dagster's default instance keeps them: an existing home keeps its history, and a
+    # fresh instance (another process, the webserver) reads the run from those files.
+    assert (project / "history" / "runs" / f"{run_id}.db").exists()
+    with dg.DagsterInstance.from_config(str(project)) as reader:
+        assert isinstance(reader.event_log_storage, PooledSqliteEventLogStorage)
+        assert isinstance(reader.event_log_storage, SqliteEventLogStorage)  # Dagster's own tools still apply
+        messages = [e.user_message for e in reader.all_logs(run_id) if not e.is_dagster_event]
+        assert messages == [f"message {n}" for n in range(MANY)]
+
+
+def test_a_reader_of_many_runs_keeps_a_bounded_number_of_databases_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webserver and the daemon read many runs' databases: the least recent are closed."""
+    home = _home(tmp_path, "project", True)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run_ids = [
+            chatty_job.execute_in_process(run_config=chatty_run_config(FEW), instance=instance).run_id
+            for _ in range(KEPT_SQLITE_DATABASES + 3)
+        ]
+        for run_id in run_ids:
+            assert len(instance.all_logs(run_id)) > FEW
+        open_databases = list(instance.event_log_storage._engines)
+        assert len(open_databases) == KEPT_SQLITE_DATABASES + 1  # + the index database
+        assert open_databases[-KEPT_SQLITE_DATABASES:] == run_ids[-KEPT_SQLITE_DATABASES:]
+
+
+def test_the_storage_lives_in_the_instance_folder_whatever_dagster_home_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DagsterInstance.from_config(folder) (tests, scripts, `dagster instance` tooling) uses
+    that folder, as Dagster's default instance does, even with DAGSTER_HOME set elsewhere."""
+    home, elsewhere = _home(tmp_path, "project", True), tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(elsewhere))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance, PooledSqliteInstance)
+        assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+        run_id = chatty_job.execute_in_process(run_config=chatty_run_config(FEW), instance=instance).run_id
+    assert (home / "history" / "runs" / f"{run_id}.db").exists()
+    assert (home / "history" / "runs.db").exists() and (home / "schedules" / "schedules.db").exists()
+    assert not list(elsewhere.rglob("*.db")), "no Dagster database under DAGSTER_HOME"
