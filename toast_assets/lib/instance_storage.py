@@ -5,7 +5,7 @@ open a new connection for every event (SQLAlchemy's NullPool, so that idle proce
 none): on SQLite a new engine, file open and close per event; on PostgreSQL a new TCP
 connection and authentication per event. Measured on this project's daily job for a date
 without files, that was 12 s of a run's 22 s on SQLite and 17 s of 27 s on PostgreSQL;
-with one kept connection, 5 s and 6 s (benchmarks/README.md).
+with one kept connection, 5 s and 6 s (README, "Performance").
 
 The classes below change only how connections are held: the same tables, the same writes,
 the same transactions, one connection kept per process (per SQLite database file). The
