@@ -10,8 +10,10 @@ with one kept connection, 5 s and 6 s (README, "Performance").
 The classes below change only how connections are held: the same tables, the same writes,
 the same transactions, one connection kept per process (per SQLite database file). The
 webserver already does this for PostgreSQL (`optimize_for_webserver`); these do it for the
-run workers and the daemon too. `dagster.yaml` (the embedded default) and
-`deploy/dagster.yaml` (production) name them as `event_log_storage`.
+run workers and the daemon too. The embedded default's `dagster.yaml` names
+`PooledSqliteInstance` (whose default storage uses the SQLite one, in the instance's own
+folder); production's `deploy/dagster.yaml` names `PooledPostgresEventLogStorage` as its
+`event_log_storage`.
 """
 
 import os
@@ -161,6 +163,8 @@ class PooledSqliteStorage(DagsterSqliteStorage):
     default) with the event log's connections kept open (`PooledSqliteEventLogStorage`)."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
+        # Dagster's own constructor builds its event log storage first (it creates the index
+        # database if missing, and opens nothing after that); it is replaced, unused.
         super().__init__(base_dir, inst_data=inst_data)
         self._event_log_storage = PooledSqliteEventLogStorage(_event_logs_directory(base_dir))
 
