@@ -93,7 +93,11 @@ class PlatformState:
         instance = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
         if postgres:
             assert bench.postgres is not None
-            instance.update(bench.postgres.storage_config())
+            # deploy/dagster.yaml's three storage blocks (the event log's connection kept
+            # open), pointed at the benchmark's server.
+            production = yaml.safe_load((PROJECT_ROOT / "deploy" / "dagster.yaml").read_text())
+            for block in ("run_storage", "event_log_storage", "schedule_storage"):
+                instance[block] = {**production[block], "config": {"postgres_db": bench.postgres.postgres_db()}}
         (self.home / "dagster.yaml").write_text(yaml.safe_dump(instance))
         self.database = self.folder / "toast.duckdb"
         self.lake = self.folder / "lake"

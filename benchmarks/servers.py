@@ -17,14 +17,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 SSHD = Path("/usr/sbin/sshd")
 SSH_KEYGEN = Path("/usr/bin/ssh-keygen")
 SFTP_CLI = "sftp"
 PRIVSEP_DIR = Path("/run/sshd")
 START_TIMEOUT_SECONDS = 15.0
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class ServerError(RuntimeError):
@@ -212,10 +209,9 @@ class PostgresServer:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
-    def storage_config(self) -> dict:
-        """The storage blocks of a dagster.yaml, as deploy/dagster.yaml writes them (the three
-        storages in one database, the event log's connection kept open), pointing here."""
-        postgres_db = {
+    def postgres_db(self) -> dict:
+        """The `postgres_db` settings of a dagster.yaml storage block, pointing here."""
+        return {
             "hostname": self.host,
             "port": self.port,
             "username": PG_ROLE,
@@ -223,11 +219,6 @@ class PostgresServer:
             "db_name": self.database,
             "scheme": "postgresql+psycopg2",
         }
-        production = yaml.safe_load((PROJECT_ROOT / "deploy" / "dagster.yaml").read_text())
-        blocks = {}
-        for name in ("run_storage", "event_log_storage", "schedule_storage"):
-            blocks[name] = {**production[name], "config": {"postgres_db": postgres_db}}
-        return blocks
 
 
 def start_postgres(workdir: Path) -> PostgresServer:

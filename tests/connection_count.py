@@ -9,6 +9,7 @@ not grow with the messages are per run, not per event.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
@@ -46,3 +47,13 @@ def count_new_connections() -> Iterator[list[int]]:
         yield opened
     finally:
         sa.event.remove(sa.pool.Pool, "connect", on_connect)
+
+
+def run_counting_connections(home: Path, messages: int) -> tuple[int, int, str]:
+    """Runs chatty_job on the instance configured in `home`: (connections opened, events
+    stored, run id)."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        with count_new_connections() as opened:
+            result = chatty_job.execute_in_process(run_config=chatty_run_config(messages), instance=instance)
+        assert result.success
+        return opened[0], len(instance.all_logs(result.run_id)), result.run_id

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from connection_count import chatty_job, chatty_run_config, count_new_connections
+from connection_count import chatty_job, chatty_run_config, run_counting_connections
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from toast_assets.lib.instance_storage import (
@@ -35,14 +35,9 @@ def _home(tmp_path: Path, name: str, project_config: bool) -> Path:
 
 
 def _connections_per_run(home: Path, monkeypatch: pytest.MonkeyPatch, messages: int) -> tuple[int, int, str]:
-    """Runs chatty_job on the instance at `home`: (connections opened, events stored, run id)."""
+    """run_counting_connections with DAGSTER_HOME at `home`, as the embedded default runs."""
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        with count_new_connections() as opened:
-            result = chatty_job.execute_in_process(run_config=chatty_run_config(messages), instance=instance)
-        assert result.success
-        events = len(instance.all_logs(result.run_id))
-    return opened[0], events, result.run_id
+    return run_counting_connections(home, messages)
 
 
 def test_the_embedded_default_opens_connections_per_run_not_per_event(

@@ -34,7 +34,7 @@ from types import SimpleNamespace
 import dagster as dg
 import pytest
 import yaml
-from connection_count import chatty_job, chatty_run_config, count_new_connections
+from connection_count import run_counting_connections
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.dagster_run import RunsFilter
 from dagster._core.storage.tags import PARTITION_NAME_TAG, SENSOR_NAME_TAG
@@ -169,21 +169,13 @@ def test_the_event_log_keeps_its_connection_instead_of_one_per_event(
     stock_config = {"storage": {"postgres": {"postgres_db": postgres_db}}}
     (stock_home / "dagster.yaml").write_text(yaml.safe_dump(stock_config))
 
-    def connections(home: Path, messages: int) -> tuple[int, int]:
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            with count_new_connections() as opened:
-                result = chatty_job.execute_in_process(run_config=chatty_run_config(messages), instance=instance)
-            assert result.success
-            return opened[0], len(instance.all_logs(result.run_id))
-
     try:
-        (stock_few, stock_events_few), (stock_many, stock_events_many) = (
-            connections(stock_home, 10),
-            connections(stock_home, 110),
-        )
+        stock_few, stock_events_few, _ = run_counting_connections(stock_home, 10)
+        stock_many, stock_events_many, _ = run_counting_connections(stock_home, 110)
     finally:
         postgres_server.drop_database(stock_database)
-    (few, events_few), (many, events_many) = connections(dagster_home, 10), connections(dagster_home, 110)
+    few, events_few, _ = run_counting_connections(dagster_home, 10)
+    many, events_many, _ = run_counting_connections(dagster_home, 110)
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         assert isinstance(instance.event_log_storage, PooledPostgresEventLogStorage)
 
