@@ -350,6 +350,7 @@ def test_production_instance_config_is_valid_for_this_dagster(tmp_path: Path) ->
         assert result.success, (block, [error.message for error in result.errors])
     assert config["compute_logs"]["class"] == "GCSComputeLogManager"
     assert config["event_log_storage"]["class"] == "PooledPostgresEventLogStorage"
+    assert config["instance_class"] == {"module": "toast_assets.lib.instance_storage", "class": "BatchedEventsInstance"}
 
     # One database for all three storages.
     postgres = config["run_storage"]["config"]["postgres_db"]
@@ -538,6 +539,11 @@ def test_helm_values_run_our_code_with_k8s_jobs_and_the_sftp_key_from_a_secret()
         folder, _, file_name = env[variable].rpartition("/")
         assert folder == mount["mountPath"] and file_name in keys
     assert "TOAST_SFTP_PRIVATE_KEY" not in env, "the key travels as a file, not as an environment variable"
+    # The chart writes its own instance (no instance_class): run pods get the batch size as
+    # deploy/dagster.yaml's BatchedEventsInstance would set it.
+    from toast_assets.lib.instance_storage import EVENT_BATCH_SIZE
+
+    assert env["DAGSTER_EVENT_BATCH_SIZE"] == str(EVENT_BATCH_SIZE)
     assert {"toast-settings"} == {c["name"] for c in deployment["envConfigMaps"]}
 
     # The chart version is the Dagster version the image locks.

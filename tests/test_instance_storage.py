@@ -1,9 +1,11 @@
 """The embedded default's event log storage (dagster.yaml): Dagster's SQLite layout, with
-each database's connection kept open between a run's events (toast_assets/lib/instance_storage.py).
+each database's connection kept open between a run's events and a range run's asset events
+written in batches (toast_assets/lib/instance_storage.py).
 
-Real SQLite files under a temporary DAGSTER_HOME. Each test runs a job logging a chosen
-number of messages and counts the database connections opened, against Dagster's stock
-storage on the same job.
+Real SQLite files under a temporary DAGSTER_HOME. The tests run a job logging a chosen
+number of messages and count the database connections opened, or run a job over ranges of
+business dates and compare what is stored and the transactions committed, against Dagster's
+stock storage on the same job.
 """
 
 import shutil
@@ -13,6 +15,7 @@ import dagster as dg
 import pytest
 from connection_count import chatty_job, chatty_run_config, run_counting_connections
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from range_run import range_runs
 
 from toast_assets.lib.instance_storage import (
     KEPT_SQLITE_DATABASES,
@@ -101,3 +104,37 @@ def test_the_storage_lives_in_the_instance_folder_whatever_dagster_home_says(
     assert (home / "history" / "runs" / f"{run_id}.db").exists()
     assert (home / "history" / "runs.db").exists() and (home / "schedules" / "schedules.db").exists()
     assert not list(elsewhere.rglob("*.db")), "no Dagster database under DAGSTER_HOME"
+
+
+def test_a_range_run_stores_what_dagster_stores_in_transactions_per_run_not_per_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run over a range of business dates writes one materialization and one planned event
+    per asset and date, and a planned check execution per date. Written in batches, the event
+    log, the asset rows, the indexed tags and the check executions are those of Dagster's
+    stock storage, and 24 more dates cost no more writes."""
+    stock, project = _home(tmp_path, "stock", False), _home(tmp_path, "project", True)
+    monkeypatch.setenv("DAGSTER_HOME", str(stock))
+    stock_state, stock_short, stock_long = range_runs(stock)
+    monkeypatch.setenv("DAGSTER_HOME", str(project))
+    state, short, long = range_runs(project)
+
+    assert state == stock_state
+    every_date = [f"2026-01-{day:02d}" for day in range(1, 32)]
+    assert state["range_orders materialized dates"] == every_date
+    assert state["range_sales asset row"] == ("run1", True, "2026-01-31")
+    assert state["range_orders planned runs by date"] == {d: "run0" if d < "2026-01-03" else "run1" for d in every_date}
+    assert len(state["check executions"]) == 5 + 29 + 2  # planned per date, one result per run
+    # Dagster's storage writes per event (2 assets x 2 events x 24 dates, at least twice each);
+    # ours per batch.
+    assert stock_long - stock_short >= 24 * 2 * 2 * 2, (stock_short, stock_long)
+    assert long - short <= 2, (short, long)
+
+
+def test_an_event_batch_size_of_zero_writes_event_by_event(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DAGSTER_EVENT_BATCH_SIZE still decides when set: 0 is Dagster's one-by-one writing."""
+    home = _home(tmp_path, "project", True)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "0")
+    _state, short, long = range_runs(home)
+    assert long - short >= 24 * 2 * 2 * 2, (short, long)

@@ -40,6 +40,7 @@ from dagster._core.storage.dagster_run import RunsFilter
 from dagster._core.storage.tags import PARTITION_NAME_TAG, SENSOR_NAME_TAG
 from dagster._utils.tags import TagConcurrencyLimitsCounter
 from postgres import PostgresServer, postgres_server  # noqa: F401  (session fixture)
+from range_run import range_runs
 from sftp_fixtures import SftpServerFactory
 
 from toast_assets.demo.generator import GenerationSummary, generate
@@ -183,6 +184,35 @@ def test_the_event_log_keeps_its_connection_instead_of_one_per_event(
     assert stock_many - stock_few >= 90, (stock_few, stock_many)  # one per event
     assert many - few <= 1, (few, many)  # none per event
     assert many < stock_many / 3, (many, stock_many)
+
+
+def test_a_range_run_stores_what_dagster_postgres_stores_in_writes_per_run_not_per_date(
+    dagster_home: Path, postgres_server: PostgresServer, tmp_path: Path  # noqa: F811
+) -> None:
+    """A run over a range of business dates, written in batches by deploy/dagster.yaml's
+    instance: the same event log, asset rows, indexed tags and check executions as
+    dagster-postgres' own storage (`storage: postgres`, another empty database of the same
+    server), and 24 more dates cost no more writes."""
+    from toast_assets.lib.instance_storage import BatchedEventsInstance
+
+    stock_home = tmp_path / "stock_home"
+    stock_home.mkdir()
+    stock_database = postgres_server.create_database()
+    postgres_db = {**production_instance_yaml()["run_storage"]["config"]["postgres_db"], "db_name": stock_database}
+    (stock_home / "dagster.yaml").write_text(yaml.safe_dump({"storage": {"postgres": {"postgres_db": postgres_db}}}))
+    try:
+        stock_state, stock_short, stock_long = range_runs(stock_home)
+    finally:
+        postgres_server.drop_database(stock_database)
+    state, short, long = range_runs(dagster_home)
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        assert isinstance(instance, BatchedEventsInstance)
+
+    assert state == stock_state
+    assert state["range_orders materialized dates"] == [f"2026-01-{day:02d}" for day in range(1, 32)]
+    assert state["range_sales asset row"] == ("run1", True, "2026-01-31")
+    assert stock_long - stock_short >= 24 * 2 * 2, (stock_short, stock_long)  # planned events, one by one
+    assert long - short <= 2, (short, long)
 
 
 # ---------------------------------------------------------------------------- a partitioned run
