@@ -134,3 +134,23 @@ def range_runs(home: Path) -> tuple[dict[str, object], int, int]:
         after_short = written[0]
         long = run_range(instance, "2026-01-03", "2026-01-31")
         return stored_state(instance, [short, long]), after_short, written[0] - after_short
+
+
+@contextmanager
+def first_batch_fails(storage_class: type) -> Iterator[list[int]]:
+    """The first batch of several asset events fails after its event rows were inserted (as a
+    full disk or a lost server would fail it); yields a one-item list counting such failures."""
+    original = storage_class._store_asset_event_tags
+    failed = [0]
+
+    def failing(self: object, conn: object, events: list, event_ids: list) -> None:
+        if len(events) > 1 and not failed[0]:
+            failed[0] += 1
+            raise OSError("the batch write failed")
+        original(self, conn, events, event_ids)
+
+    storage_class._store_asset_event_tags = failing
+    try:
+        yield failed
+    finally:
+        storage_class._store_asset_event_tags = original

@@ -15,7 +15,7 @@ import dagster as dg
 import pytest
 from connection_count import chatty_job, chatty_run_config, run_counting_connections
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from range_run import range_runs
+from range_run import first_batch_fails, range_runs
 
 from toast_assets.lib.instance_storage import (
     KEPT_SQLITE_DATABASES,
@@ -129,6 +129,22 @@ def test_a_range_run_stores_what_dagster_stores_in_transactions_per_run_not_per_
     # ours per batch.
     assert stock_long - stock_short >= 24 * 2 * 2 * 2, (stock_short, stock_long)
     assert long - short <= 2, (short, long)
+
+
+def test_a_failed_batch_leaves_nothing_behind_and_dagster_stores_its_events_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch failing after its rows reached the run's database and the index is taken
+    back from both; Dagster then stores its events one by one: the same rows as Dagster's
+    stock storage, none twice."""
+    stock, project = _home(tmp_path, "stock", False), _home(tmp_path, "project", True)
+    monkeypatch.setenv("DAGSTER_HOME", str(stock))
+    stock_state, _, _ = range_runs(stock)
+    monkeypatch.setenv("DAGSTER_HOME", str(project))
+    with first_batch_fails(PooledSqliteEventLogStorage) as failed:
+        state, _, _ = range_runs(project)
+    assert failed == [1]
+    assert state == stock_state
 
 
 def test_an_event_batch_size_of_zero_writes_event_by_event(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

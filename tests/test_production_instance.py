@@ -40,7 +40,7 @@ from dagster._core.storage.dagster_run import RunsFilter
 from dagster._core.storage.tags import PARTITION_NAME_TAG, SENSOR_NAME_TAG
 from dagster._utils.tags import TagConcurrencyLimitsCounter
 from postgres import PostgresServer, postgres_server  # noqa: F401  (session fixture)
-from range_run import range_runs
+from range_run import first_batch_fails, range_runs
 from sftp_fixtures import SftpServerFactory
 
 from toast_assets.demo.generator import GenerationSummary, generate
@@ -192,8 +192,9 @@ def test_a_range_run_stores_what_dagster_postgres_stores_in_writes_per_run_not_p
     """A run over a range of business dates, written in batches by deploy/dagster.yaml's
     instance: the same event log, asset rows, indexed tags and check executions as
     dagster-postgres' own storage (`storage: postgres`, another empty database of the same
-    server), and 24 more dates cost no more writes."""
-    from toast_assets.lib.instance_storage import BatchedEventsInstance
+    server), and 24 more dates cost no more writes. The first batch fails after inserting its
+    rows: it is rolled back, and Dagster stores its events one by one, each once."""
+    from toast_assets.lib.instance_storage import BatchedEventsInstance, PooledPostgresEventLogStorage
 
     stock_home = tmp_path / "stock_home"
     stock_home.mkdir()
@@ -204,10 +205,12 @@ def test_a_range_run_stores_what_dagster_postgres_stores_in_writes_per_run_not_p
         stock_state, stock_short, stock_long = range_runs(stock_home)
     finally:
         postgres_server.drop_database(stock_database)
-    state, short, long = range_runs(dagster_home)
+    with first_batch_fails(PooledPostgresEventLogStorage) as failed:
+        state, short, long = range_runs(dagster_home)
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         assert isinstance(instance, BatchedEventsInstance)
 
+    assert failed == [1]
     assert state == stock_state
     assert state["range_orders materialized dates"] == [f"2026-01-{day:02d}" for day in range(1, 32)]
     assert state["range_sales asset row"] == ("run1", True, "2026-01-31")

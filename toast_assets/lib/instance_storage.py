@@ -80,7 +80,8 @@ class AssetEventBatches(SqlEventLogStorage):
 
     The rows are the ones writing the events one by one leaves: the event log, the asset
     event tags, the asset table (written once per asset and column instead of once per
-    event) and the planned check executions, one per check and date."""
+    event) and the planned check executions, one per check and date. A batch is all or
+    nothing: when it fails, Dagster stores its events one by one, and each is stored once."""
 
     def store_event_batch(self, events: list[EventLogEntry]) -> None:  # ty: ignore[invalid-method-override]
         group: list[EventLogEntry] = []
@@ -100,32 +101,51 @@ class AssetEventBatches(SqlEventLogStorage):
                 self.store_event(event)
             return
         checks_stored = any(e.dagster_event_type == CHECK_PLANNED for e in events) and self.supports_asset_checks
-        for start in range(0, len(events), INSERT_CHUNK_ROWS):
-            chunk = events[start : start + INSERT_CHUNK_ROWS]
-            rows = [self._event_to_row(event) for event in chunk]
-            self._store_run_rows(chunk[0].run_id, rows)
-            with self.index_transaction() as conn:
-                # One multi-row statement (an executemany with RETURNING goes row by row on
-                # SQLite): its ids ascend in the rows' order, and come back in any order.
-                insert = SqlEventLogStorageTable.insert().values(rows).returning(SqlEventLogStorageTable.c.id)
-                event_ids = sorted(row[0] for row in conn.execute(insert).fetchall())
-                if len(event_ids) != len(chunk) or None in event_ids:
-                    raise RuntimeError(f"stored {len(event_ids)} of {len(chunk)} events of run {chunk[0].run_id}")
-                assets = [(e, i) for e, i in zip(chunk, event_ids) if e.dagster_event_type != CHECK_PLANNED]
-                if assets:
-                    self._store_asset_event_tags(conn, [e for e, _ in assets], [i for _, i in assets])
-                    for index in _asset_table_writes([e for e, _ in assets]):
-                        self._store_asset_event(conn, *assets[index])
-                planned = [
-                    (e, r, i) for e, r, i in zip(chunk, rows, event_ids) if e.dagster_event_type == CHECK_PLANNED
-                ]
-                if planned and checks_stored:
-                    conn.execute(
-                        AssetCheckExecutionsTable.insert(), [v for p in planned for v in self._planned_check_rows(*p)]
+        run_id = events[0].run_id
+        rows = [self._event_to_row(event) for event in events]
+        run_row_ids = self._store_run_rows(run_id, rows)
+        try:
+            with self._batch_transaction() as conn:
+                for start in range(0, len(events), INSERT_CHUNK_ROWS):
+                    chunk = list(
+                        zip(events[start : start + INSERT_CHUNK_ROWS], rows[start : start + INSERT_CHUNK_ROWS])
                     )
+                    self._store_index_rows(conn, chunk, checks_stored)
+        except Exception:
+            # A failed batch leaves nothing stored: Dagster then stores its events one by one,
+            # each once.
+            self._remove_run_rows(run_id, run_row_ids)
+            raise
 
-    def _store_run_rows(self, run_id: str, rows: list[dict[str, Any]]) -> None:
-        """Where the event log keeps a run's events apart from the index (SQLite), they go there."""
+    def _store_index_rows(
+        self, conn: sa.Connection, chunk: list[tuple[EventLogEntry, dict[str, Any]]], checks_stored: bool
+    ) -> None:
+        # One multi-row statement (an executemany with RETURNING goes row by row on SQLite):
+        # its ids ascend in the rows' order, and come back in any order.
+        insert = SqlEventLogStorageTable.insert().values([row for _, row in chunk])
+        event_ids = sorted(r[0] for r in conn.execute(insert.returning(SqlEventLogStorageTable.c.id)).fetchall())
+        if len(event_ids) != len(chunk) or None in event_ids:
+            raise RuntimeError(f"stored {len(event_ids)} of {len(chunk)} events of run {chunk[0][0].run_id}")
+        assets = [(e, i) for (e, _), i in zip(chunk, event_ids) if e.dagster_event_type != CHECK_PLANNED]
+        if assets:
+            self._store_asset_event_tags(conn, [e for e, _ in assets], [i for _, i in assets])
+            for index in _asset_table_writes([e for e, _ in assets]):
+                self._store_asset_event(conn, *assets[index])
+        planned = [(e, r, i) for (e, r), i in zip(chunk, event_ids) if e.dagster_event_type == CHECK_PLANNED]
+        if planned and checks_stored:
+            conn.execute(AssetCheckExecutionsTable.insert(), [v for p in planned for v in self._planned_check_rows(*p)])
+
+    def _batch_transaction(self) -> AbstractContextManager[sa.Connection]:
+        """One transaction on the index for the whole batch."""
+        return self.index_transaction()
+
+    def _store_run_rows(self, run_id: str, rows: list[dict[str, Any]]) -> list[int]:
+        """Where the event log keeps a run's events apart from the index (SQLite), they go
+        there first; returns their ids there."""
+        return []
+
+    def _remove_run_rows(self, run_id: str, ids: list[int]) -> None:
+        """Takes back what `_store_run_rows` stored."""
 
     def _planned_check_rows(self, event: EventLogEntry, row: dict[str, Any], event_id: int) -> list[dict[str, Any]]:
         """As Dagster's `_store_asset_check_evaluation_planned`: one execution per business date
@@ -226,10 +246,23 @@ class PooledSqliteEventLogStorage(AssetEventBatches, SqliteEventLogStorage):
             with engine.connect() as conn, conn.begin():
                 yield conn
 
-    def _store_run_rows(self, run_id: str, rows: list[dict[str, Any]]) -> None:
+    def _store_run_rows(self, run_id: str, rows: list[dict[str, Any]]) -> list[int]:
         # The run's own database holds every event; the index mirrors its asset events.
+        table = SqlEventLogStorageTable
         with self.run_connection(run_id) as conn:
-            conn.execute(SqlEventLogStorageTable.insert(), rows)
+            return [
+                r[0]
+                for start in range(0, len(rows), INSERT_CHUNK_ROWS)
+                for r in conn.execute(
+                    table.insert().values(rows[start : start + INSERT_CHUNK_ROWS]).returning(table.c.id)
+                )
+            ]
+
+    def _remove_run_rows(self, run_id: str, ids: list[int]) -> None:
+        table = SqlEventLogStorageTable
+        with self.run_connection(run_id) as conn:
+            for start in range(0, len(ids), INSERT_CHUNK_ROWS):
+                conn.execute(table.delete().where(table.c.id.in_(ids[start : start + INSERT_CHUNK_ROWS])))
 
     def dispose(self) -> None:
         with self._db_lock:
@@ -275,6 +308,15 @@ class PooledPostgresEventLogStorage(AssetEventBatches, PostgresEventLogStorage):
             self._engine.dispose(close=False)
             self._engine_pid = os.getpid()
         return super()._connect()
+
+    @contextmanager
+    def _batch_transaction(self) -> Iterator[sa.Connection]:
+        # dagster-postgres' connections autocommit each statement (its "transactions" do not
+        # reach the server); a batch is one real transaction, so a failed one leaves nothing.
+        with self._connect() as conn:
+            transactional = conn.execution_options(isolation_level="READ COMMITTED")
+            with transactional.begin():
+                yield transactional
 
     def dispose(self) -> None:
         super().dispose()
