@@ -2,8 +2,8 @@
 
 Like the platform's daily job, two daily-partitioned assets with a single-run backfill policy
 and an asset check: one run over N dates records each asset's materialization once per date,
-its planned materialization once per date before it starts, and the check's planned and
-finished executions per date. `stored_state` reads back everything a storage keeps of that,
+its planned materialization once per date before it starts, the check's planned execution
+once per date, and the check's result. `stored_state` reads back everything a storage keeps of that,
 through Dagster's own read API, with run ids renamed in order so that two instances (Dagster's
 stock storage and ours) can be compared for equality.
 """
