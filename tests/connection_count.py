@@ -7,8 +7,8 @@ messages as its config says, plus the run's and the step's own events. Connectio
 not grow with the messages are per run, not per event.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -35,18 +35,27 @@ def chatty_run_config(messages: int) -> dict:
 
 
 @contextmanager
-def count_new_connections() -> Iterator[list[int]]:
-    """Yields a one-item list holding the number of database connections opened so far."""
-    opened = [0]
+def count_sqlalchemy_events(
+    target: type, identifier: str, counted: Callable[..., bool] = lambda *args: True
+) -> Iterator[list[int]]:
+    """Yields a one-item list holding how many times SQLAlchemy has fired `identifier` on any
+    `target` (every pool, every engine) so far, counting those `counted(*event args)` accepts."""
+    fired = [0]
 
-    def on_connect(dbapi_connection: object, record: object) -> None:
-        opened[0] += 1
+    def on_event(*args: object) -> None:
+        if counted(*args):
+            fired[0] += 1
 
-    sa.event.listen(sa.pool.Pool, "connect", on_connect)
+    sa.event.listen(target, identifier, on_event)
     try:
-        yield opened
+        yield fired
     finally:
-        sa.event.remove(sa.pool.Pool, "connect", on_connect)
+        sa.event.remove(target, identifier, on_event)
+
+
+def count_new_connections() -> AbstractContextManager[list[int]]:
+    """Yields a one-item list holding the number of database connections opened so far."""
+    return count_sqlalchemy_events(sa.pool.Pool, "connect")
 
 
 def run_counting_connections(home: Path, messages: int) -> tuple[int, int, str]:

@@ -9,11 +9,12 @@ stock storage and ours) can be compared for equality.
 """
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
+from connection_count import count_sqlalchemy_events
 
 DAILY = dg.DailyPartitionsDefinition(start_date="2026-01-01")
 ORDERS, SALES = dg.AssetKey("range_orders"), dg.AssetKey("range_sales")
@@ -53,21 +54,14 @@ def run_range(instance: dg.DagsterInstance, start: str, end: str) -> str:
     return result.run_id
 
 
-@contextmanager
-def count_writes() -> Iterator[list[int]]:
+def count_writes() -> AbstractContextManager[list[int]]:
     """Yields a one-item list holding the number of INSERT and UPDATE statements sent to any
     database so far (a multi-row insert or an executemany counts once)."""
-    written = [0]
 
-    def on_execute(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE"):
-            written[0] += 1
+    def is_write(conn: object, cursor: object, statement: str, *args: object) -> bool:
+        return statement.lstrip()[:6].upper() in ("INSERT", "UPDATE")
 
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", on_execute)
-    try:
-        yield written
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", on_execute)
+    return count_sqlalchemy_events(sa.engine.Engine, "before_cursor_execute", is_write)
 
 
 def stored_state(instance: dg.DagsterInstance, run_ids: list[str]) -> dict[str, object]:

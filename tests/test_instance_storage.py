@@ -4,7 +4,7 @@ written in batches (toast_assets/lib/instance_storage.py).
 
 Real SQLite files under a temporary DAGSTER_HOME. The tests run a job logging a chosen
 number of messages and count the database connections opened, or run a job over ranges of
-business dates and compare what is stored and the transactions committed, against Dagster's
+business dates and compare what is stored and the writes sent, against Dagster's
 stock storage on the same job.
 """
 
@@ -106,7 +106,7 @@ def test_the_storage_lives_in_the_instance_folder_whatever_dagster_home_says(
     assert not list(elsewhere.rglob("*.db")), "no Dagster database under DAGSTER_HOME"
 
 
-def test_a_range_run_stores_what_dagster_stores_in_transactions_per_run_not_per_date(
+def test_a_range_run_stores_what_dagster_stores_in_writes_per_run_not_per_date(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run over a range of business dates writes one materialization and one planned event

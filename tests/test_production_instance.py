@@ -95,6 +95,22 @@ def dagster_home(
 
 
 @pytest.fixture
+def stock_postgres_home(
+    dagster_home: Path, postgres_server: PostgresServer, tmp_path: Path  # noqa: F811
+) -> Iterator[Path]:
+    """A DAGSTER_HOME with dagster-postgres' own storage (`storage: postgres`) on another
+    empty database of the same server, what the production instance is compared with;
+    connected through the same DAGSTER_PG_* settings."""
+    home = tmp_path / "stock_home"
+    home.mkdir()
+    database = postgres_server.create_database()
+    postgres_db = {**production_instance_yaml()["run_storage"]["config"]["postgres_db"], "db_name": database}
+    (home / "dagster.yaml").write_text(yaml.safe_dump({"storage": {"postgres": {"postgres_db": postgres_db}}}))
+    yield home
+    postgres_server.drop_database(database)
+
+
+@pytest.fixture
 def production_instance(dagster_home: Path) -> Iterator[dg.DagsterInstance]:
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         yield instance
@@ -156,25 +172,15 @@ def test_instance_uses_postgres_and_the_run_queue_limits(production_instance: dg
 
 
 def test_the_event_log_keeps_its_connection_instead_of_one_per_event(
-    dagster_home: Path, postgres_server: PostgresServer, tmp_path: Path  # noqa: F811
+    dagster_home: Path, stock_postgres_home: Path
 ) -> None:
     """dagster-postgres' own event log storage opens a connection (TCP, SCRAM login) for every
     event; deploy/dagster.yaml's keeps one. Counted on a job logging 10 and then 110 messages,
-    against dagster-postgres' `storage: postgres` on another empty database of the same server."""
+    against dagster-postgres' own storage (stock_postgres_home)."""
     from toast_assets.lib.instance_storage import PooledPostgresEventLogStorage
 
-    stock_home = tmp_path / "stock_home"
-    stock_home.mkdir()
-    stock_database = postgres_server.create_database()
-    postgres_db = {**production_instance_yaml()["run_storage"]["config"]["postgres_db"], "db_name": stock_database}
-    stock_config = {"storage": {"postgres": {"postgres_db": postgres_db}}}
-    (stock_home / "dagster.yaml").write_text(yaml.safe_dump(stock_config))
-
-    try:
-        stock_few, stock_events_few, _ = run_counting_connections(stock_home, 10)
-        stock_many, stock_events_many, _ = run_counting_connections(stock_home, 110)
-    finally:
-        postgres_server.drop_database(stock_database)
+    stock_few, stock_events_few, _ = run_counting_connections(stock_postgres_home, 10)
+    stock_many, stock_events_many, _ = run_counting_connections(stock_postgres_home, 110)
     few, events_few, _ = run_counting_connections(dagster_home, 10)
     many, events_many, _ = run_counting_connections(dagster_home, 110)
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
@@ -187,24 +193,15 @@ def test_the_event_log_keeps_its_connection_instead_of_one_per_event(
 
 
 def test_a_range_run_stores_what_dagster_postgres_stores_in_writes_per_run_not_per_date(
-    dagster_home: Path, postgres_server: PostgresServer, tmp_path: Path  # noqa: F811
+    dagster_home: Path, stock_postgres_home: Path
 ) -> None:
     """A run over a range of business dates, written in batches by deploy/dagster.yaml's
     instance: the same event log, asset rows, indexed tags and check executions as
-    dagster-postgres' own storage (`storage: postgres`, another empty database of the same
-    server), and 24 more dates cost no more writes. The first batch fails after inserting its
+    dagster-postgres' own storage (stock_postgres_home), and 24 more dates cost no more writes. The first batch fails after inserting its
     rows: it is rolled back, and Dagster stores its events one by one, each once."""
     from toast_assets.lib.instance_storage import BatchedEventsInstance, PooledPostgresEventLogStorage
 
-    stock_home = tmp_path / "stock_home"
-    stock_home.mkdir()
-    stock_database = postgres_server.create_database()
-    postgres_db = {**production_instance_yaml()["run_storage"]["config"]["postgres_db"], "db_name": stock_database}
-    (stock_home / "dagster.yaml").write_text(yaml.safe_dump({"storage": {"postgres": {"postgres_db": postgres_db}}}))
-    try:
-        stock_state, stock_short, stock_long = range_runs(stock_home)
-    finally:
-        postgres_server.drop_database(stock_database)
+    stock_state, stock_short, stock_long = range_runs(stock_postgres_home)
     with first_batch_fails(PooledPostgresEventLogStorage) as failed:
         state, short, long = range_runs(dagster_home)
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
