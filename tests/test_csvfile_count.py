@@ -1,4 +1,5 @@
-"""Counting records by lines (files without quotes) gives what the csv module counts."""
+"""Counting records (by lines without quotes, by the csv module's rows with them) gives what
+`data_records` yields."""
 
 import random
 
@@ -15,6 +16,14 @@ def test_line_count_matches_the_csv_module() -> None:
     rng = random.Random(20261123)
     for _ in range(20_000):
         text = "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(0, 40)))
+        assert count_data_records(text) == _by_csv_module(text), repr(text)
+
+
+def test_counting_with_quotes_and_carriage_returns_matches_the_records() -> None:
+    rng = random.Random(20261124)
+    alphabet = [*ALPHABET, '"', '"', "\r", "\r\n", "\x00", " "]
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
         assert count_data_records(text) == _by_csv_module(text), repr(text)
 
 

@@ -29,6 +29,15 @@ def test_complete_environment_loads(env: dict[str, str], tmp_path: Path) -> None
     assert config.export_ids == ("185129", "185130")
     assert config.lake_url == str((tmp_path / "lake").resolve())
     assert config.warehouse == "duckdb"
+    assert config.sftp.connections == 2
+
+
+def test_sftp_connections_reach_the_landing_resource(env: dict[str, str]) -> None:
+    from toast_assets.resources import build_resources
+
+    config = load_config({**env, "TOAST_SFTP_CONNECTIONS": "1"})
+    assert config.sftp.connections == 1
+    assert build_resources(config)["toast_sftp"].connections == 1
 
 
 @pytest.mark.parametrize(
@@ -45,6 +54,8 @@ def test_complete_environment_loads(env: dict[str, str], tmp_path: Path) -> None
         ({"TOAST_EXPORT_IDS": "185129,main-street"}, "TOAST_EXPORT_IDS"),
         ({"TOAST_WAREHOUSE": "snowflake"}, "TOAST_WAREHOUSE"),
         ({"TOAST_SFTP_READ_TIMEOUT": "-1"}, "TOAST_SFTP_READ_TIMEOUT"),
+        ({"TOAST_SFTP_CONNECTIONS": "0"}, "TOAST_SFTP_CONNECTIONS"),
+        ({"TOAST_SFTP_CONNECTIONS": "two"}, "TOAST_SFTP_CONNECTIONS"),
     ],
 )
 def test_bad_or_missing_setting_is_named(env: dict[str, str], change: dict[str, str], named: str) -> None:

@@ -21,6 +21,8 @@ from openssh import OpenSshServer, openssh_server  # noqa: F401  (session fixtur
 from sftp_fixtures import BUSINESS_DATES, EXPORT_IDS, SftpExportTree, SftpKeys, write_export_tree
 
 from toast_assets.demo.generator import generate
+from toast_assets.landing import fetch
+from toast_assets.landing.fetch import ParallelFetch
 from toast_assets.landing.lake import LocalLakeResource
 from toast_assets.landing.landing import land, read_manifest
 from toast_assets.sftp.client import SFTP_MAX_READ_BYTES, HostKeyError, RemotePathError, SftpAuthError, ToastSftpClient
@@ -294,3 +296,40 @@ def test_a_generated_export_tree_lands_byte_for_byte(
         again = land(client, lake, summary.dates)
     assert sum(entity.downloaded for entity in again.by_entity.values()) == 0
     assert sum(entity.unchanged for entity in again.by_entity.values()) == downloaded
+
+
+def test_a_big_night_lands_over_parallel_openssh_sessions(
+    openssh_server: OpenSshServer,  # noqa: F811
+    sftp_keys: SftpKeys,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Worker processes each log in to OpenSSH on their own: the lake is the one a single
+    session leaves, and sshd saw one login per worker besides the step's own."""
+    monkeypatch.setattr(fetch, "PARALLEL_MIN_BYTES", 0)  # this small tree counts as a big night
+    start, end = date(2026, 3, 2), date(2026, 3, 3)
+    summary = openssh_server.serve("parallel", lambda root: generate(root, start, end, locations=3, seed=6))
+    settings = openssh_server.settings(sftp_keys.client_key, "parallel")
+
+    def logins() -> int:
+        return openssh_server.log_path.read_text(errors="replace").count("Accepted publickey")
+
+    before = logins()
+    parallel_lake = LocalLakeResource(root=str(tmp_path / "parallel"))
+    with ToastSftpClient(settings) as client:
+        report = land(client, parallel_lake, summary.dates, parallel=ParallelFetch(settings, 2))
+    assert logins() - before == 3
+    single_lake = LocalLakeResource(root=str(tmp_path / "single"))
+    with ToastSftpClient(settings) as client:
+        single = land(client, single_lake, summary.dates)
+
+    assert sum(e.downloaded for e in report.by_entity.values()) == sum(e.downloaded for e in single.by_entity.values())
+    for business_date in summary.dates:
+        for export_id in summary.export_ids:
+            ours, theirs = read_manifest(parallel_lake, business_date, export_id), read_manifest(single_lake, business_date, export_id)
+            assert ours is not None and theirs is not None
+            assert {n: (f.key, f.size, f.sha256, f.records, f.encoding) for n, f in ours.files.items()} == {
+                n: (f.key, f.size, f.sha256, f.records, f.encoding) for n, f in theirs.files.items()
+            }
+            for landed in ours.files.values():
+                assert parallel_lake.get_bytes(landed.key) == single_lake.get_bytes(landed.key)

@@ -30,6 +30,7 @@ def build_resources(config: ToastConfig) -> dict[str, dg.ConfigurableResource]:
             export_ids=list(config.export_ids),
             connect_timeout=sftp.connect_timeout,
             read_timeout=sftp.read_timeout,
+            connections=sftp.connections,
         ),
         "lake": lake,
         "warehouse": build_warehouse(config, lake),

@@ -12,6 +12,10 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
+# A big night is fetched over this many SFTP connections, each in its own worker process (one
+# connection is bound by one core); TOAST_SFTP_CONNECTIONS=1 keeps to one session per run,
+# for a server that limits sessions per login.
+DEFAULT_SFTP_CONNECTIONS = 2
 
 
 class ConfigError(ValueError):
@@ -31,6 +35,7 @@ class SftpConfig:
     root: str
     connect_timeout: float
     read_timeout: float
+    connections: int  # SFTP connections (worker processes) for a big night; 1 = the step's own only
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,7 @@ def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
         root=_get(env, "TOAST_SFTP_ROOT") or "/",
         connect_timeout=_number(env, "TOAST_SFTP_CONNECT_TIMEOUT", 15.0),
         read_timeout=_number(env, "TOAST_SFTP_READ_TIMEOUT", 60.0),
+        connections=_number(env, "TOAST_SFTP_CONNECTIONS", DEFAULT_SFTP_CONNECTIONS, int),
     )
 
     export_ids = tuple(x.strip() for x in (_get(env, "TOAST_EXPORT_IDS") or "").split(",") if x.strip())

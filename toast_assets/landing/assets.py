@@ -6,6 +6,7 @@ from collections import defaultdict
 import dagster as dg
 
 from toast_assets.contract import TOAST_FILES
+from toast_assets.landing.fetch import ParallelFetch
 from toast_assets.landing.lake import LakeResource
 from toast_assets.landing.landing import LakeWriteError, LandingReport, land
 from toast_assets.lib.retry import call_with_retries, network_backoff, step_retry_policy
@@ -44,7 +45,8 @@ LANDING_SPECS = [
     retry_policy=step_retry_policy(),
 )
 def toast_landing(context: dg.AssetExecutionContext, toast_sftp: ToastSftpResource, lake: LakeResource):
-    """One SFTP session lands all files of all locations for the run's dates (one day or a range)."""
+    """One SFTP session lists and lands all files of all locations for the run's dates (one day
+    or a range); a big night is fetched over `toast_sftp.connections` connections."""
     dates = context_dates(context)
     entities = {key.path[-1] for key in context.selected_asset_keys}
     started = time.monotonic()
@@ -62,7 +64,15 @@ def toast_landing(context: dg.AssetExecutionContext, toast_sftp: ToastSftpResour
         with toast_sftp.open(log=on_retry) as client:  # retries connecting by itself
             connected = True
             expected = list(toast_sftp.export_ids) or client.list_export_ids()
-            report = land(client, lake, dates, export_ids=toast_sftp.export_ids or None, entities=entities, log=context.log.debug)
+            report = land(
+                client,
+                lake,
+                dates,
+                export_ids=toast_sftp.export_ids or None,
+                entities=entities,
+                log=context.log.debug,
+                parallel=ParallelFetch(toast_sftp.settings(), toast_sftp.connections) if toast_sftp.connections > 1 else None,
+            )
             return expected, report
 
     try:

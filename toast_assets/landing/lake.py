@@ -4,6 +4,7 @@
 folder (the embedded default). Only this module knows where the bytes physically live.
 """
 
+import functools
 import hashlib
 import os
 import shutil
@@ -69,7 +70,7 @@ class LocalLakeResource(LakeResource):
     root: str
 
     def _path(self, key: str) -> Path:
-        root = Path(self.root).resolve()
+        root = _resolved(self.root, os.getcwd())
         path = (root / check_key(key)).resolve()
         if root != path and root not in path.parents:
             raise LakePathError(f"lake key {key!r} resolves outside the lake root {root}")
@@ -111,7 +112,7 @@ class LocalLakeResource(LakeResource):
         return path.read_bytes() if path.is_file() else None
 
     def list_keys(self, prefix: str) -> list[str]:
-        root = Path(self.root).resolve()
+        root = _resolved(self.root, os.getcwd())
         base = self._path(prefix.rstrip("/")) if prefix.strip("/") else root
         if not base.is_dir():
             return []
@@ -129,6 +130,13 @@ class LocalLakeResource(LakeResource):
 
     def describe(self) -> str:
         return f"local folder {Path(self.root).resolve()}"
+
+
+@functools.lru_cache(maxsize=16)
+def _resolved(root: str, cwd: str) -> Path:
+    """The lake root with symlinks resolved, once per root and working folder (a night lands
+    thousands of keys)."""
+    return (Path(cwd) / root).resolve()
 
 
 def _file_sha256(path: Path) -> str:

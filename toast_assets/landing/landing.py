@@ -5,28 +5,37 @@ Toast SFTP client in production, a local export folder in tests and tools.
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from toast_assets.landing.fetch import (
+    BATCH_FILES,
+    Fetched,
+    FetchItem,
+    Folder,
+    LocalStagingError,
+    ParallelFetch,
+    SourceChangedError,
+    fetch_in_process,
+)
 from toast_assets.landing.lake import LakePathError, LakeResource
 from toast_assets.landing.manifest import (
     UNRECOGNIZED_ENTITY,
-    HashingWriter,
     LandedFile,
     LocationManifest,
-    count_records,
-    detect_encoding,
     entity_for_file,
     manifest_key,
     manifest_prefix,
     object_key,
     utc_now,
 )
-from toast_assets.sftp.client import RemoteFile, SftpError
+from toast_assets.sftp.client import RemoteFile
+
+__all__ = ["LakeWriteError", "LandingReport", "SourceChangedError", "land", "landed_files", "read_manifest"]
 
 
 class ExportSource(Protocol):
@@ -40,11 +49,6 @@ class ExportSource(Protocol):
 class LakeWriteError(RuntimeError):
     """Writing into the lake failed (disk full, permissions, the bucket refused): the file or
     folder involved was not recorded as landed, so no load reads it."""
-
-
-class SourceChangedError(SftpError):
-    """A file changed on the server while it was being landed: Toast is still writing it.
-    Transient: the next try lands it once it holds still."""
 
 
 @dataclass
@@ -73,8 +77,15 @@ def land(
     export_ids: Iterable[str] | None = None,
     entities: set[str] | None = None,
     log: Callable[[str], None] = lambda message: None,
+    parallel: ParallelFetch | None = None,
 ) -> LandingReport:
-    """Land every file of these dates (and locations) that the lake does not already hold."""
+    """Land every file of these dates (and locations) that the lake does not already hold.
+
+    Changed files are fetched folder by folder over `source`'s connection, or, for a batch
+    big enough, over `parallel`'s connections in worker processes. Each folder is published
+    (objects, then its manifest) as soon as it is fetched, so a failure keeps every folder
+    landed before it and the next try fetches only the rest.
+    """
     report = LandingReport(dates=dates)
     remote_files = source.list_tree(export_ids=export_ids, dates=dates)
     report.skipped_entries.update(getattr(source, "skipped", {}))
@@ -82,6 +93,7 @@ def land(
     for remote in remote_files:
         grouped[(remote.export_id, remote.business_date)].append(remote)
 
+    pending: list[tuple[LocationManifest, list[tuple[RemoteFile, str]]]] = []
     for (location_id, business_date), remotes in sorted(grouped.items()):
         manifest = read_manifest(lake, business_date, location_id) or LocationManifest(location_id, business_date)
         report.locations_by_date[business_date].add(location_id)
@@ -95,67 +107,103 @@ def land(
                 _count(report, entity, known, downloaded=False)
                 continue
             wanted.append((remote, entity))
-        if not wanted:
-            continue
-        with ExitStack() as staging:
-            # The folder's changed files are all downloaded before any is published, so a second
-            # look at the folder can refuse them while Toast is still writing one (same size as
-            # listed when read, grown since): a truncated file is never landed.
-            staged = [(remote, entity, _stage(source, lake, staging, remote)) for remote, entity in wanted]
-            _second_look(source, location_id, business_date, [remote for remote, _ in wanted])
-            for remote, entity, (path, size, sha256) in staged:
-                landed = _publish(lake, remote, entity, path, size, sha256)
-                manifest.files[remote.name] = landed
-                _count(report, entity, landed, downloaded=True)
-                if entity == UNRECOGNIZED_ENTITY:
-                    report.unrecognized_files.append(landed.key)
-                log(f"landed {remote.path} -> {landed.key} ({landed.size} bytes, {landed.encoding})")
-        # Written last: a manifest only ever names files that are completely in the lake.
-        key = manifest_key(business_date, location_id)
-        _lake_write(
-            lambda: lake.put_bytes(key, manifest.to_bytes()),
-            lake,
-            f"the manifest of location {location_id}, business date {business_date.isoformat()} ({key})",
-            "Its new files are in the lake but not recorded as landed, so no load reads them",
-        )
+        if wanted:
+            pending.append((manifest, wanted))
+    for batch in _batches(pending):
+        _land_batch(source, lake, batch, report, log, parallel)
     return report
+
+
+def _batches(pending: list[tuple[LocationManifest, list]]) -> Iterator[list[tuple[LocationManifest, list]]]:
+    batch: list[tuple[LocationManifest, list]] = []
+    files = 0
+    for entry in pending:
+        if batch and files + len(entry[1]) > BATCH_FILES:
+            yield batch
+            batch, files = [], 0
+        batch.append(entry)
+        files += len(entry[1])
+    if batch:
+        yield batch
+
+
+def _land_batch(
+    source: ExportSource,
+    lake: LakeResource,
+    batch: list[tuple[LocationManifest, list[tuple[RemoteFile, str]]]],
+    report: LandingReport,
+    log: Callable[[str], None],
+    parallel: ParallelFetch | None,
+) -> None:
+    with ExitStack() as staging:
+        try:
+            folders = [
+                Folder(
+                    manifest.location_id,
+                    manifest.business_date,
+                    [
+                        FetchItem(
+                            remote, str(staging.enter_context(lake.staging_file())), entity != UNRECOGNIZED_ENTITY
+                        )
+                        for remote, entity in wanted
+                    ],
+                )
+                for manifest, wanted in batch
+            ]
+        except OSError as exc:
+            raise LakeWriteError(
+                f"creating staging files in the lake ({lake.describe()}) failed: {exc}. Nothing was downloaded; free "
+                "space or fix permissions there, then re-run the date(s)"
+            ) from exc
+        fetched = (
+            parallel.run(folders)
+            if parallel is not None and parallel.worth_it(folders)
+            else fetch_in_process(source, folders)
+        )
+        try:
+            # The folder's changed files are all downloaded before any is published, so the
+            # second look at the folder can refuse them while Toast is still writing one (same
+            # size as listed when read, grown since): a truncated file is never landed.
+            for index, files in fetched:
+                manifest, wanted = batch[index]
+                _publish_folder(lake, manifest, folders[index], [entity for _, entity in wanted], files, report, log)
+        except LocalStagingError as exc:
+            raise LakeWriteError(
+                f"{exc} (lake {lake.describe()}). Nothing of that location's files for that date was recorded as "
+                "landed (the folders fetched before it are); free space or fix permissions there, then re-run the date(s)"
+            ) from exc
+        finally:
+            fetched.close()  # stops the workers of a parallel fetch left early
+
+
+def _publish_folder(
+    lake: LakeResource,
+    manifest: LocationManifest,
+    folder: Folder,
+    entities: list[str],
+    files: list[Fetched],
+    report: LandingReport,
+    log: Callable[[str], None],
+) -> None:
+    for item, entity, fetched in zip(folder.items, entities, files, strict=True):
+        landed = _publish(lake, item.remote, entity, Path(item.staging_path), fetched)
+        manifest.files[item.remote.name] = landed
+        _count(report, entity, landed, downloaded=True)
+        if entity == UNRECOGNIZED_ENTITY:
+            report.unrecognized_files.append(landed.key)
+        log(f"landed {item.remote.path} -> {landed.key} ({landed.size} bytes, {landed.encoding})")
+    # Written last: a manifest only ever names files that are completely in the lake.
+    key = manifest_key(folder.business_date, folder.location_id)
+    _lake_write(
+        lambda: lake.put_bytes(key, manifest.to_bytes()),
+        lake,
+        f"the manifest of location {folder.location_id}, business date {folder.business_date.isoformat()} ({key})",
+        "Its new files are in the lake but not recorded as landed, so no load reads them",
+    )
 
 
 def _where(remote: RemoteFile) -> str:
     return f"{remote.path} (location {remote.export_id}, business date {remote.business_date.isoformat()})"
-
-
-def _stage(source: ExportSource, lake: LakeResource, staging: ExitStack, remote: RemoteFile) -> tuple[Path, int, str]:
-    """Download one file into a lake staging file: (path, size, sha256)."""
-    try:
-        path = staging.enter_context(lake.staging_file())
-        with path.open("wb") as handle:
-            writer = HashingWriter(handle)
-            source.download(remote, writer)
-    except OSError as exc:
-        # The SFTP client raises remote trouble as SftpError: an OSError here is the local disk.
-        raise LakeWriteError(
-            f"staging {_where(remote)} for the lake ({lake.describe()}) failed: {exc}. Nothing of this location's "
-            "files for that date was recorded as landed; free space or fix permissions there, then re-run the date"
-        ) from exc
-    return path, writer.size, writer.sha256.hexdigest()
-
-
-def _second_look(source: ExportSource, location_id: str, business_date: date, downloaded: list[RemoteFile]) -> None:
-    """Raise SourceChangedError when a downloaded file no longer looks as it did when listed."""
-    now = {remote.name: remote for remote in source.list_files(location_id, business_date)}
-    changed = []
-    for remote in downloaded:
-        current = now.get(remote.name)
-        if current is None or (current.size, current.mtime) != (remote.size, remote.mtime):
-            after = "gone" if current is None else f"{current.size} bytes, mtime {current.mtime}"
-            changed.append(f"{remote.name} ({remote.size} bytes, mtime {remote.mtime} when listed; {after} now)")
-    if changed:
-        raise SourceChangedError(
-            f"{'; '.join(changed)} of location {location_id}, business date {business_date.isoformat()} changed while "
-            "it was being landed: Toast is probably still writing it. Nothing of this location's files for that date "
-            "was recorded as landed; the next try lands them once they hold still"
-        )
 
 
 def _lake_write(write: Callable[[], None], lake: LakeResource, what: str, consequence: str) -> None:
@@ -171,13 +219,10 @@ def _lake_write(write: Callable[[], None], lake: LakeResource, what: str, conseq
         ) from exc
 
 
-def _publish(lake: LakeResource, remote: RemoteFile, entity: str, staged: Path, size: int, sha256: str) -> LandedFile:
+def _publish(lake: LakeResource, remote: RemoteFile, entity: str, staged: Path, fetched: Fetched) -> LandedFile:
     key = object_key(entity, remote.business_date, remote.export_id, remote.name)
-    payload = staged.read_bytes()
-    encoding = detect_encoding(payload)
-    records = None if entity == UNRECOGNIZED_ENTITY else count_records(payload, encoding)
     _lake_write(
-        lambda: lake.commit(staged, key, sha256),
+        lambda: lake.commit(staged, key, fetched.sha256),
         lake,
         f"{_where(remote)} to {key}",
         "The file is not recorded as landed (the manifest is written last), so no load reads it",
@@ -188,12 +233,12 @@ def _publish(lake: LakeResource, remote: RemoteFile, entity: str, staged: Path, 
         location_id=remote.export_id,
         business_date=remote.business_date,
         key=key,
-        size=size,
-        sha256=sha256,
+        size=fetched.size,
+        sha256=fetched.sha256,
         source_path=remote.path,
         source_mtime=remote.mtime,
-        encoding=encoding,
-        records=records,
+        encoding=fetched.encoding,
+        records=fetched.records,
         landed_at=utc_now(),
     )
 

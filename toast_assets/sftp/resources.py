@@ -30,6 +30,9 @@ class ToastSftpResource(dg.ConfigurableResource):
     export_ids: list[str] = []
     connect_timeout: float = 15.0
     read_timeout: float = 60.0
+    # A night of more than PARALLEL_MIN_BYTES is fetched over this many connections, each in
+    # its own worker process (one paramiko connection is bound by one core); 1: the step's only.
+    connections: int = 2
 
     def settings(self) -> SftpSettings:
         return SftpSettings(
