@@ -33,6 +33,7 @@ from toast_assets.sftp.client import (
     SftpError,
     SftpSettings,
     ToastSftpClient,
+    _listdir_many,
 )
 from toast_assets.sftp.keys import (
     PrivateKeyError,
@@ -669,3 +670,66 @@ def test_openssh_sftp_client_reads_from_the_bundled_server(
     assert result.returncode == 0, result.stderr
     assert "20260105" in result.stdout
     assert target.read_bytes() == sftp_export_tree.files[("185129", DAY, "OrderDetails.csv")]
+
+
+# ---------------------------------------------------------------------------- pipelined listing
+
+
+def _in_flight_while_waiting(client: ToastSftpClient) -> list[int]:
+    """How many requests were outstanding each time the client waited for a reply."""
+    sftp = client._require_sftp()
+    seen: list[int] = []
+    read = sftp._read_response
+
+    def recording(waitfor: int | None = None) -> object:
+        seen.append(len(sftp._expecting))
+        return read(waitfor)
+
+    sftp._read_response = recording  # type: ignore[method-assign]
+    return seen
+
+
+def test_a_night_of_folders_is_listed_with_requests_in_flight_together(
+    make_sftp_server: SftpServerFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twelve locations x two dates: the 24 date folders are listed with their requests in
+    flight together (a few round trips, not four per folder), never more folders at once than
+    the window, and the result is every file, as listing folder by folder finds it."""
+    root = tmp_path / "exports"
+    expected = set()
+    for index in range(12):
+        export_id = str(100200 + index)
+        for business_date in BUSINESS_DATES:
+            folder = root / export_id / f"{business_date:%Y%m%d}"
+            folder.mkdir(parents=True)
+            for name in ("OrderDetails.csv", "PaymentDetails.csv", "CheckDetails.csv"):
+                (folder / name).write_bytes(f"{export_id},{business_date},{name}\n".encode())
+                expected.add((export_id, business_date, name))
+    _, settings = make_sftp_server(root)
+
+    with ToastSftpClient(settings) as client:
+        waits = _in_flight_while_waiting(client)
+        tree = client.list_tree()
+        one_by_one = [f for e in client.list_export_ids() for d in client.list_dates(e) for f in client.list_files(e, d)]
+    assert {(f.export_id, f.business_date, f.name) for f in tree} == expected
+    assert tree == one_by_one
+    assert max(waits) >= 24  # every date folder's request out before the first reply is read
+
+    monkeypatch.setattr("toast_assets.sftp.client.LISTING_WINDOW", 5)
+    with ToastSftpClient(settings) as client:
+        waits = _in_flight_while_waiting(client)
+        assert client.list_tree() == tree
+    assert max(waits) == 5  # one request per open folder, at most the window's folders open
+
+
+def test_a_folder_that_cannot_be_listed_is_named_and_the_others_are_listed(sftp_settings: SftpSettings) -> None:
+    with ToastSftpClient(sftp_settings) as client:
+        sftp = client._require_sftp()
+        good = client.remote_path("185129", DAY)
+        listings = _listdir_many(sftp, [good, "/185129/20260101", client.remote_path("185130", DAY)])
+        assert isinstance(listings["/185129/20260101"], FileNotFoundError)
+        assert sorted(a.filename for a in listings[good]) == ["OrderDetails.csv", "PaymentDetails.csv", "old"]
+        with pytest.raises(SftpError, match=r"/185129/20260101 .*\(location 185129, business date 2026-01-01\) does not exist"):
+            client.list_files("185129", date(2026, 1, 1), listings["/185129/20260101"])
+        # The connection is still good for more requests after the failed folder.
+        assert [f.name for f in client.list_files("185129", DAY)] == ["OrderDetails.csv", "PaymentDetails.csv"]

@@ -180,6 +180,28 @@ def test_listing_skips_stray_entries(
     assert {(f.export_id, f.business_date, f.name) for f in tree} == set(standard_tree.files)
 
 
+def test_a_file_name_that_is_not_utf8_is_skipped_and_its_folder_still_listed(
+    openssh_server: OpenSshServer, sftp_keys: SftpKeys  # noqa: F811
+) -> None:
+    """sshd sends names as raw bytes: a Latin-1 `Café.csv` beside a real export file is
+    reported as skipped, and the folder's other files are listed (pipelined listings decode
+    names leniently)."""
+
+    def fill(root: Path) -> None:
+        folder = root / EXPORT_IDS[0] / f"{DAY:%Y%m%d}"
+        folder.mkdir(parents=True)
+        (folder / "OrderDetails.csv").write_bytes(b"Order Id\n1\n")
+        with open(os.path.join(os.fsencode(folder), b"Caf\xe9.csv"), "wb") as handle:
+            handle.write(b"x\n")
+
+    openssh_server.serve("latin1-name", fill)
+    with ToastSftpClient(openssh_server.settings(sftp_keys.client_key, "latin1-name")) as client:
+        tree = client.list_tree()
+        skipped = dict(client.skipped)
+    assert [(f.export_id, f.business_date, f.name) for f in tree] == [(EXPORT_IDS[0], DAY, "OrderDetails.csv")]
+    assert any("Caf" in path for path in skipped), skipped
+
+
 def test_downloads_are_byte_exact(
     openssh_server: OpenSshServer, standard_tree: SftpExportTree, sftp_keys: SftpKeys  # noqa: F811
 ) -> None:
