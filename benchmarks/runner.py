@@ -467,6 +467,19 @@ def scale_workload(bench: Bench) -> dict:
     return result
 
 
+def _single_run_path(single: PlatformState, refs: References, dates: list[date]) -> Callable[[int], Measurement]:
+    """The path that runs all dates as one run; its first run also compiles the SQL that the
+    direct-SQL reference then executes."""
+
+    def one_run(r: int) -> Measurement:
+        m = single.run("platform_single_run", dates[0], dates[-1], r)
+        if refs.statements is None:
+            refs.prepare_direct_sql(single)
+        return m
+
+    return one_run
+
+
 def backfill_workload(bench: Bench) -> dict:
     """backfill-D: D dates × L locations as one single-run backfill and as D separate runs."""
     config = bench.config
@@ -479,11 +492,7 @@ def backfill_workload(bench: Bench) -> dict:
     refs = References(bench, tree, f"backfill{days}", dates)
     empty_day = dates[0] - timedelta(days=1)
 
-    def one_run(r: int) -> Measurement:
-        m = single.run("platform_single_run", dates[0], dates[-1], r)
-        if refs.statements is None:
-            refs.prepare_direct_sql(single)
-        return m
+    one_run = _single_run_path(single, refs, dates)
 
     def separate_runs(r: int) -> Measurement:
         # One run per date, one after the other, each landing and loading its own date.
@@ -525,11 +534,7 @@ def year_workload(bench: Bench) -> dict:
 
     empty_day = dates[0] - timedelta(days=1)
 
-    def one_run(r: int) -> Measurement:
-        m = single.run("platform_single_run", dates[0], dates[-1], r)
-        if refs.statements is None:
-            refs.prepare_direct_sql(single)
-        return m
+    one_run = _single_run_path(single, refs, dates)
 
     def chunked_runs(r: int) -> Measurement:
         shutil.rmtree(chunked.lake, ignore_errors=True)

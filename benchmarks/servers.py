@@ -64,14 +64,7 @@ class SshdServer:
 
     def stop(self) -> None:
         """Stop sshd by its own process id."""
-        if self.process.poll() is not None:
-            return
-        os.kill(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        _stop(self.process, signal.SIGTERM, grace=10)
 
     def __enter__(self) -> "SshdServer":
         return self
@@ -98,6 +91,18 @@ class SshdServer:
             "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR",
             f"{self.username}@{self.host}",
         ]  # fmt: skip
+
+
+def _stop(process: subprocess.Popen, first: signal.Signals, grace: float) -> None:
+    """Send `first` to the server's own process id, then SIGKILL if it is still up after `grace` s."""
+    if process.poll() is not None:
+        return
+    os.kill(process.pid, first)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def _free_port() -> int:
@@ -200,14 +205,8 @@ class PostgresServer:
     host: str = "127.0.0.1"
 
     def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        os.kill(self.process.pid, signal.SIGINT)  # PostgreSQL's "fast shutdown"
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        """Stop PostgreSQL by its own process id: SIGINT is its "fast shutdown"."""
+        _stop(self.process, signal.SIGINT, grace=30)
 
     def postgres_db(self) -> dict:
         """The `postgres_db` settings of a dagster.yaml storage block, pointing here."""
