@@ -71,7 +71,7 @@ def toast_landing(context: dg.AssetExecutionContext, toast_sftp: ToastSftpResour
                 export_ids=toast_sftp.export_ids or None,
                 entities=entities,
                 log=context.log.debug,
-                parallel=ParallelFetch(toast_sftp.settings(), toast_sftp.connections) if toast_sftp.connections > 1 else None,
+                parallel=ParallelFetch(toast_sftp.settings(), toast_sftp.connections),
             )
             return expected, report
 

@@ -26,7 +26,7 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from toast_assets.landing.manifest import HashingWriter, count_records, detect_encoding
+from toast_assets.landing.manifest import UNRECOGNIZED_ENTITY, HashingWriter, count_records, detect_encoding
 from toast_assets.sftp.client import RemoteFile, SftpError, SftpSettings, ToastSftpClient
 
 # Below this many listed bytes in a batch of folders, worker processes cost more than they
@@ -66,7 +66,7 @@ class FetchWorkerError(RuntimeError):
 class FetchItem:
     remote: RemoteFile
     staging_path: str
-    count: bool  # count records (a contract file); files outside the contract are only kept
+    entity: str  # the contract entity, or UNRECOGNIZED_ENTITY for a file that is only kept
 
 
 @dataclass(frozen=True)
@@ -106,12 +106,15 @@ def fetch_file(source: FetchSource, item: FetchItem) -> Fetched:
         payload = Path(item.staging_path).read_bytes()
     except OSError as exc:
         # The SFTP client raises remote trouble as SftpError: an OSError here is the local disk.
-        remote = item.remote
-        where = f"{remote.path} (location {remote.export_id}, business date {remote.business_date.isoformat()})"
-        raise LocalStagingError(f"staging {where} in {item.staging_path} failed: {exc}") from exc
+        raise LocalStagingError(f"staging {where(item.remote)} in {item.staging_path} failed: {exc}") from exc
     encoding = detect_encoding(payload)
-    records = count_records(payload, encoding) if item.count else None
+    records = None if item.entity == UNRECOGNIZED_ENTITY else count_records(payload, encoding)
     return Fetched(size=writer.size, sha256=writer.sha256.hexdigest(), encoding=encoding, records=records)
+
+
+def where(remote: RemoteFile) -> str:
+    """A file as messages name it: its path, location and business date."""
+    return f"{remote.path} (location {remote.export_id}, business date {remote.business_date.isoformat()})"
 
 
 def second_look(source: FetchSource, location_id: str, business_date: date, downloaded: list[RemoteFile]) -> None:

@@ -21,6 +21,7 @@ from toast_assets.landing.fetch import (
     ParallelFetch,
     SourceChangedError,
     fetch_in_process,
+    where,
 )
 from toast_assets.landing.lake import LakePathError, LakeResource
 from toast_assets.landing.manifest import (
@@ -142,9 +143,7 @@ def _land_batch(
                     manifest.location_id,
                     manifest.business_date,
                     [
-                        FetchItem(
-                            remote, str(staging.enter_context(lake.staging_file())), entity != UNRECOGNIZED_ENTITY
-                        )
+                        FetchItem(remote, str(staging.enter_context(lake.staging_file())), entity)
                         for remote, entity in wanted
                     ],
                 )
@@ -165,8 +164,7 @@ def _land_batch(
             # second look at the folder can refuse them while Toast is still writing one (same
             # size as listed when read, grown since): a truncated file is never landed.
             for index, files in fetched:
-                manifest, wanted = batch[index]
-                _publish_folder(lake, manifest, folders[index], [entity for _, entity in wanted], files, report, log)
+                _publish_folder(lake, batch[index][0], folders[index], files, report, log)
         except LocalStagingError as exc:
             raise LakeWriteError(
                 f"{exc} (lake {lake.describe()}). Nothing of that location's files for that date was recorded as "
@@ -180,16 +178,15 @@ def _publish_folder(
     lake: LakeResource,
     manifest: LocationManifest,
     folder: Folder,
-    entities: list[str],
     files: list[Fetched],
     report: LandingReport,
     log: Callable[[str], None],
 ) -> None:
-    for item, entity, fetched in zip(folder.items, entities, files, strict=True):
-        landed = _publish(lake, item.remote, entity, Path(item.staging_path), fetched)
+    for item, fetched in zip(folder.items, files, strict=True):
+        landed = _publish(lake, item, fetched)
         manifest.files[item.remote.name] = landed
-        _count(report, entity, landed, downloaded=True)
-        if entity == UNRECOGNIZED_ENTITY:
+        _count(report, item.entity, landed, downloaded=True)
+        if item.entity == UNRECOGNIZED_ENTITY:
             report.unrecognized_files.append(landed.key)
         log(f"landed {item.remote.path} -> {landed.key} ({landed.size} bytes, {landed.encoding})")
     # Written last: a manifest only ever names files that are completely in the lake.
@@ -200,10 +197,6 @@ def _publish_folder(
         f"the manifest of location {folder.location_id}, business date {folder.business_date.isoformat()} ({key})",
         "Its new files are in the lake but not recorded as landed, so no load reads them",
     )
-
-
-def _where(remote: RemoteFile) -> str:
-    return f"{remote.path} (location {remote.export_id}, business date {remote.business_date.isoformat()})"
 
 
 def _lake_write(write: Callable[[], None], lake: LakeResource, what: str, consequence: str) -> None:
@@ -219,12 +212,13 @@ def _lake_write(write: Callable[[], None], lake: LakeResource, what: str, conseq
         ) from exc
 
 
-def _publish(lake: LakeResource, remote: RemoteFile, entity: str, staged: Path, fetched: Fetched) -> LandedFile:
+def _publish(lake: LakeResource, item: FetchItem, fetched: Fetched) -> LandedFile:
+    remote, entity = item.remote, item.entity
     key = object_key(entity, remote.business_date, remote.export_id, remote.name)
     _lake_write(
-        lambda: lake.commit(staged, key, fetched.sha256),
+        lambda: lake.commit(Path(item.staging_path), key, fetched.sha256),
         lake,
-        f"{_where(remote)} to {key}",
+        f"{where(remote)} to {key}",
         "The file is not recorded as landed (the manifest is written last), so no load reads it",
     )
     return LandedFile(
