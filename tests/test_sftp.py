@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from toast_assets.sftp.client import (
+    READ_WINDOW,
     SFTP_DEFAULT_READ_BYTES,
     HostKeyError,
     RemotePathError,
@@ -450,6 +451,113 @@ def test_download_of_a_vanished_file_names_location_and_date(
         with pytest.raises(SftpError, match="does not exist") as gone:
             client.download(remote, io.BytesIO())
     assert remote.path in str(gone.value) and "185129" in str(gone.value)
+
+
+def test_download_detects_a_file_that_grew_and_counts_it_to_its_end(
+    sftp_settings: SftpSettings, sftp_export_tree: SftpExportTree
+) -> None:
+    """The read at the listed end finds more bytes: the file is read on to its real end, so the
+    error says how long it is now, and the connection stays usable."""
+    with ToastSftpClient(sftp_settings) as client:
+        remote = client.list_files("185130", DAY)[0]
+        path = sftp_export_tree.local_path("185130", DAY, remote.name)
+        grown = path.read_bytes() + os.urandom(600_000)
+        path.write_bytes(grown)
+        with pytest.raises(SftpError) as long:
+            client.download(remote, io.BytesIO())
+        message = str(long.value)
+        assert "long" in message and f"got {len(grown)} bytes, the listing said {remote.size}" in message
+        assert remote.path in message and "185130" in message and DAY.isoformat() in message
+        (again,) = [f for f in client.list_files("185130", DAY) if f.name == remote.name]
+        sink = io.BytesIO()
+        assert client.download(again, sink) == len(grown) and sink.getvalue() == grown
+
+
+def _serve_reads_in_pieces(monkeypatch: pytest.MonkeyPatch, piece: int) -> list[tuple[int, int]]:
+    """Make the bundled server answer every read with at most `piece` bytes, as the SFTP
+    protocol allows any server to; returns the (offset, length) of each read it was asked."""
+    asked: list[tuple[int, int]] = []
+    read = paramiko.SFTPHandle.read
+
+    def in_pieces(handle: paramiko.SFTPHandle, offset: int, length: int) -> bytes | int:
+        asked.append((offset, length))
+        return read(handle, offset, min(length, piece))
+
+    monkeypatch.setattr("toast_assets.sftp.server._ReadOnlyHandle.read", in_pieces)
+    return asked
+
+
+def test_a_server_answering_reads_in_pieces_still_gives_every_byte(
+    make_sftp_server: SftpServerFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against the bundled server made to answer at most 10,000 bytes per read: each short
+    reply is followed by a read of the rest, and the copy is byte exact, for an empty file, a
+    small one and one of many reads."""
+    folder = tmp_path / "pieces" / "900003" / "20260107"
+    folder.mkdir(parents=True)
+    payloads = {"Empty.csv": b"", "Small.csv": os.urandom(25_000), "Big.csv": os.urandom(1_000_003)}
+    for name, payload in payloads.items():
+        (folder / name).write_bytes(payload)
+    _, settings = make_sftp_server(tmp_path / "pieces")
+    asked = _serve_reads_in_pieces(monkeypatch, 10_000)
+
+    with ToastSftpClient(settings) as client:
+        for remote in client.list_files("900003", date(2026, 1, 7)):
+            sink = io.BytesIO()
+            assert client.download(remote, sink) == len(payloads[remote.name])
+            assert sink.getvalue() == payloads[remote.name], remote.name
+    # The reads asked for ran past each reply's end; the rest was asked for where it stopped.
+    assert (10_000, SFTP_DEFAULT_READ_BYTES - 10_000) in asked
+
+
+def test_a_read_refused_halfway_names_the_file_and_leaves_the_connection_usable(
+    sftp_settings: SftpSettings, sftp_export_tree: SftpExportTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server refuses a read in the middle of a file whose other reads are still in flight:
+    the download fails naming the file, location and date, and the replies still in flight do
+    not end up in the next download on the same connection."""
+    path = sftp_export_tree.local_path("185129", DAY, "OrderDetails.csv")
+    payload = os.urandom(40 * SFTP_DEFAULT_READ_BYTES)
+    path.write_bytes(payload)
+    read = paramiko.SFTPHandle.read
+
+    def refusing(handle: paramiko.SFTPHandle, offset: int, length: int) -> bytes | int:
+        if 10 * SFTP_DEFAULT_READ_BYTES <= offset < 11 * SFTP_DEFAULT_READ_BYTES:
+            return paramiko.sftp.SFTP_PERMISSION_DENIED
+        return read(handle, offset, length)
+
+    with ToastSftpClient(sftp_settings) as client:
+        remote = next(f for f in client.list_files("185129", DAY) if f.name == "OrderDetails.csv")
+        monkeypatch.setattr("toast_assets.sftp.server._ReadOnlyHandle.read", refusing)
+        with pytest.raises(SftpError, match="permission denied") as refused:
+            client.download(remote, io.BytesIO())
+        message = str(refused.value)
+        assert remote.path in message and "185129" in message and DAY.isoformat() in message
+        monkeypatch.undo()
+        for _ in range(2):
+            sink = io.BytesIO()
+            assert client.download(remote, sink) == len(payload) and sink.getvalue() == payload
+
+
+def test_a_file_of_many_reads_keeps_at_most_the_window_in_flight(
+    make_sftp_server: SftpServerFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 3 MiB file at 32 KiB per read is 96 reads: they are sent ahead, not one per round
+    trip, and never more than the window at once."""
+    folder = tmp_path / "window" / "900004" / "20260107"
+    folder.mkdir(parents=True)
+    payload = os.urandom(3 * 1024 * 1024)
+    (folder / "TimeEntries.csv").write_bytes(payload)
+    _, settings = make_sftp_server(tmp_path / "window")
+    for window in (READ_WINDOW, 7):
+        monkeypatch.setattr("toast_assets.sftp.client.READ_WINDOW", window)
+        with ToastSftpClient(settings) as client:
+            (remote,) = client.list_files("900004", date(2026, 1, 7))
+            waits = _in_flight_while_waiting(client)
+            sink = io.BytesIO()
+            assert client.download(remote, sink) == len(payload) and sink.getvalue() == payload
+        # The open's own wait, then the reads: the window's worth in flight each time.
+        assert max(waits) == window, (window, waits[:5])
 
 
 class _FullDisk(io.RawIOBase):
