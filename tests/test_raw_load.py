@@ -116,6 +116,41 @@ def test_ragged_rows_quarantined_with_original_text_and_row_numbers(tree: Path, 
     assert query(db, "SELECT source_rows, loaded_rows, quarantined_rows FROM toast_raw.file_manifest") == [(7, 5, 2)]
 
 
+def test_row_numbers_stay_right_in_files_scanned_after_a_file_with_rejects(tree: Path, db: Path) -> None:
+    """Five locations' order files read in one scan, the first two with records the reader
+    rejects: every loaded row carries the record number the csv module gives its order id in
+    its own file, and the rejects are quarantined under theirs."""
+    headers = list(ORDERS.headers)
+    bad_records = {"185120": {2, 5}, "185121": {1}}  # record numbers of the malformed records
+    expected: dict[tuple[str, int], str] = {}
+    for index, location in enumerate(["185120", "185121", "185122", "185123", "185124"]):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(headers)
+        for number in range(1, 7 + index):
+            if number in bad_records.get(location, set()):
+                buffer.write(f"short,row,{number}\n")
+            else:
+                writer.writerow([order_row(f"1300{index}{number:03d}")[h] for h in headers])
+            if number == 3:
+                buffer.write("\n")  # a blank line is no record for either reader
+        path = day_folder(tree, location) / "OrderDetails.csv"
+        path.parent.mkdir(parents=True)
+        path.write_text(buffer.getvalue())
+        records = [row for row in list(csv.reader(io.StringIO(buffer.getvalue(), newline="")))[1:] if row]
+        for number, row in enumerate(records, start=1):
+            if number not in bad_records.get(location, set()):
+                expected[(location, number)] = row[headers.index("Order Id")]
+
+    load_raw_from_tree(tree, db, [DAY])
+
+    loaded = query(db, "SELECT _location_id, _row_number, order_id FROM toast_raw.order_details")
+    assert {(location, number): order_id for location, number, order_id in loaded} == expected
+    assert len(loaded) == len(expected)
+    quarantined = query(db, "SELECT location_id, row_number FROM toast_raw.quarantine")
+    assert sorted(quarantined) == sorted((loc, n) for loc, numbers in bad_records.items() for n in numbers)
+
+
 def test_latin1_file_and_utf8_file_with_a_damaged_row(tree: Path, db: Path) -> None:
     headers = list(ORDERS.headers)
     write_csv(day_folder(tree, "185129") / "OrderDetails.csv", headers, [[order_row(BIG_ID)[h] for h in headers]], encoding="latin-1")

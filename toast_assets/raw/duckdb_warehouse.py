@@ -383,9 +383,14 @@ def _load_group(
         f"CREATE OR REPLACE TEMP TABLE {files_table} "
         "(path VARCHAR, location_id VARCHAR, business_date DATE, source_file VARCHAR, sha256 VARCHAR)"
     )
-    conn.executemany(
-        f"INSERT INTO {files_table} VALUES (?, ?, ?, ?, ?)",
-        [[m.path, m.landed.location_id, m.landed.business_date, m.landed.key, m.landed.sha256] for m in members],
+    # One statement: DuckDB's executemany costs about half a millisecond per file.
+    conn.execute(
+        f"INSERT INTO {files_table} VALUES {', '.join(['(?, ?, ?, ?, ?)'] * len(members))}",
+        [
+            value
+            for m in members
+            for value in (m.path, m.landed.location_id, m.landed.business_date, m.landed.key, m.landed.sha256)
+        ],
     )
     present = set(signature)
     select_columns = [_q(c) if c in present else "NULL" for c in toast_file.column_names]

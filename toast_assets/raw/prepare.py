@@ -8,6 +8,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from toast_assets.contract import BY_ENTITY, HeaderMapping, map_headers
 from toast_assets.landing.manifest import LandedFile
@@ -81,19 +82,24 @@ def read_header(path: str, encoding: str) -> list[str] | None:
 
 
 def prepare_file(landed: LandedFile, path: str) -> PreparedFile:
-    toast_file = BY_ENTITY[landed.entity]
     header, header_line = read_header_row(path, landed.encoding)
     if header is None:
         # Records without a header cannot be mapped; quarantine them rather than drop them.
         rejection = f"no header row in the first {HEADER_PROBE_BYTES // 1024} KiB" if landed.records else None
         return PreparedFile(landed=landed, path=path, mapping=None, rejection=rejection, header_line=0)
-    mapping = map_headers(toast_file, header)
+    mapping = _header_mapping(landed.entity, tuple(header))
     rejection = None
     if mapping.missing_required:
         rejection = f"missing required column(s) {', '.join(mapping.missing_required)}" + _header_hint(header, mapping)
     elif mapping.duplicate_headers:
         rejection = f"duplicated header(s) {', '.join(mapping.duplicate_headers)}"
     return PreparedFile(landed=landed, path=path, mapping=mapping, rejection=rejection, header_line=header_line)
+
+
+@lru_cache(maxsize=4096)
+def _header_mapping(entity: str, header: tuple[str, ...]) -> HeaderMapping:
+    """The contract mapping of a header; a night's files share a handful of headers."""
+    return map_headers(BY_ENTITY[entity], header)
 
 
 def _header_hint(header: list[str], mapping: HeaderMapping) -> str:
