@@ -874,17 +874,16 @@ def _read_file(sftp: paramiko.SFTPClient, path: str, size: int, chunk: int, writ
             while requests and len(in_flight) < READ_WINDOW:
                 offset, length = requests.popleft()
                 in_flight[sftp._async_request(replies, CMD_READ, handle, int64(offset), length)] = (offset, length)
-            while not replies.received:
-                sftp._read_response()
-            received, replies.received = replies.received, {}
-            for number, (kind, message) in received.items():
+            for number, (kind, message) in replies.take(sftp).items():
                 offset, length = in_flight.pop(number)
-                data = message.get_string() if kind == CMD_DATA else b""
-                if not data:
-                    error = None if kind == CMD_DATA else _status_error(sftp, kind, message)
+                if kind != CMD_DATA:
+                    error = _status_error(sftp, kind, message)  # None: end of file at this offset
                     if error is not None:
                         raise error
-                    continue  # end of file at this offset
+                    continue
+                data = message.get_string()
+                if not data:
+                    continue  # an empty reply ends the file here too
                 arrived[offset] = data
                 if offset >= size:
                     requests.append((offset + len(data), chunk))
@@ -910,6 +909,13 @@ class _Replies:
 
     def _async_response(self, kind: int, message: paramiko.Message, number: int) -> None:
         self.received[number] = (kind, message)
+
+    def take(self, sftp: paramiko.SFTPClient) -> dict[int, tuple[int, paramiko.Message]]:
+        """The replies received so far, by request number, after waiting for at least one."""
+        while not self.received:
+            sftp._read_response()
+        received, self.received = self.received, {}
+        return received
 
 
 def _listdir_many(
@@ -940,10 +946,7 @@ def _listdir_many(
             entries[path] = []
             open_folders += 1
             send(path, CMD_OPENDIR, path)
-        while not replies.received:
-            sftp._read_response()
-        received, replies.received = replies.received, {}
-        for number, (kind, message) in received.items():
+        for number, (kind, message) in replies.take(sftp).items():
             path, request, handle = in_flight.pop(number)
             if request == CMD_OPENDIR and kind == CMD_HANDLE:
                 handle = message.get_binary()
