@@ -250,3 +250,67 @@ def test_failed_replacement_keeps_the_previous_rows(tree: Path, db: Path, tmp_pa
     with pytest.raises(Exception, match="185130"):
         load_raw(lake, warehouse, [DAY], ["order_details"])
     assert query(db, "SELECT _location_id FROM toast_raw.order_details ORDER BY 1") == [("185129",), ("185130",)]
+
+
+@pytest.mark.parametrize("repeats", [True, False], ids=["keys-repeat", "no-repeats"])
+def test_contract_checks_in_small_frames_find_every_failing_row(
+    tree: Path, db: Path, monkeypatch: pytest.MonkeyPatch, repeats: bool
+) -> None:
+    """The contract checks stream the run's rows in frames: with frames of four rows, streamed
+    two at a time, every repeated order id (found only when its location-day is in one frame)
+    and every bad amount is quarantined under its own row, and the other rows are loaded.
+
+    Expectations are computed from the written rows: an order id seen before in the same file
+    repeats its natural key; a total that is not a decimal breaks `decimal_parses`."""
+    from toast_assets.raw import duckdb_warehouse
+
+    monkeypatch.setattr(duckdb_warehouse, "CHECK_BATCH_ROWS", 4)
+    monkeypatch.setattr(duckdb_warehouse, "STREAM_ROWS", 2)
+    headers = list(ORDERS.headers)
+    days = [DAY, date(2026, 10, 9)]
+    # Per location-day: the order ids and totals written, in file order. A repeat sits four
+    # rows after its first occurrence, so a frame cut inside the file would separate the two.
+    files = {
+        ("185120", days[0]): [("1", "24.60"), ("2", "24.60"), ("3", "24.60"), ("4", "x"), ("5", "24.60"), ("3", "24.60")],
+        ("185120", days[1]): [("1", "24.60"), ("2", "2,4"), ("1", "24.60")],
+        ("185121", days[0]): [("3", "24.60"), ("6", "24.60"), ("7", "24.60"), ("8", "24.60"), ("9", "24.60"), ("6", "24.60"), ("10", "1.2.3")],
+        ("185122", days[1]): [("3", "24.60")],
+    }
+    if not repeats:
+        files = {where: [(f"{i}{order_id}", total) for i, (order_id, total) in enumerate(rows)] for where, rows in files.items()}
+    expected_quarantine, expected_loaded = set(), set()
+    for (location, day), rows in files.items():
+        write_csv(day_folder(tree, location, day) / "OrderDetails.csv", headers,
+                  [[order_row(f"1300{order_id}", total=total)[h] for h in headers] for order_id, total in rows])
+        seen = set()
+        for number, (order_id, total) in enumerate(rows, start=1):
+            rules = {"natural_key_unique"} if order_id in seen else set()
+            if not total.replace(".", "", 1).isdigit():
+                rules.add("decimal_parses")
+            seen.add(order_id)
+            target = expected_quarantine if rules else expected_loaded
+            target.add((location, day, number, ";".join(sorted(rules))) if rules else (location, day, number, f"1300{order_id}"))
+    assert any("natural_key_unique" in r[3] for r in expected_quarantine) == repeats
+
+    result = load_raw_from_tree(tree, db, days)
+
+    quarantined = query(db, "SELECT location_id, business_date, row_number, rule FROM toast_raw.quarantine")
+    assert set(quarantined) == expected_quarantine and len(quarantined) == len(expected_quarantine)
+    loaded = query(db, "SELECT _location_id, _business_date, _row_number, order_id FROM toast_raw.order_details")
+    assert set(loaded) == expected_loaded and len(loaded) == len(expected_loaded)
+    # 17 rows in frames of at least four: more than one check, fewer than one per file.
+    assert 1 < result.validation_calls["order_details"] <= 17 // 4 + 1
+
+
+def test_the_warehouse_caps_duckdbs_memory_when_told(tmp_path: Path) -> None:
+    """Every warehouse connection carries the configured DuckDB memory limit (none: DuckDB's
+    own default), and a size DuckDB would misread is refused before a connection is used."""
+    setting = "SELECT current_setting('memory_limit')"
+    warehouse = DuckDBWarehouseResource(database=str(tmp_path / "toast.duckdb"), memory_limit="64MB")
+    with warehouse.connection() as conn:
+        assert conn.execute(setting).fetchone()[0] == "61.0 MiB"  # 64,000,000 bytes
+    with DuckDBWarehouseResource(database=str(tmp_path / "toast.duckdb")).connection() as conn, duckdb.connect() as fresh:
+        assert conn.execute(setting).fetchone()[0] == fresh.execute(setting).fetchone()[0]
+    lots = DuckDBWarehouseResource(database=str(tmp_path / "toast.duckdb"), memory_limit="lots")
+    with pytest.raises(ValueError, match="'lots' is not a size"), lots.connection():
+        pass

@@ -40,6 +40,18 @@ def test_sftp_connections_reach_the_landing_resource(env: dict[str, str]) -> Non
     assert build_resources(config)["toast_sftp"].connections == 1
 
 
+def test_duckdb_memory_limit_reaches_both_warehouses(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from toast_assets.resources import build_warehouse
+
+    assert load_config(env).duckdb_memory_limit is None  # DuckDB's own default
+    config = load_config({**env, "TOAST_DUCKDB_MEMORY_LIMIT": "2GB"})
+    assert build_warehouse(config, None).memory_limit == "2GB"  # type: ignore[arg-type]
+    bigquery = load_config({**env, "TOAST_DUCKDB_MEMORY_LIMIT": "1.5GiB", "TOAST_WAREHOUSE": "bigquery", "TOAST_GCP_PROJECT": "acme-toast"})
+    assert build_warehouse(bigquery, None).parse_memory_limit == "1.5GiB"  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="TOAST_DUCKDB_MEMORY_LIMIT='half' is not a size"):
+        load_config({**env, "TOAST_DUCKDB_MEMORY_LIMIT": "half"})
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [

@@ -58,7 +58,7 @@ def build_warehouse(config: ToastConfig, lake: LakeResource) -> WarehouseResourc
     load job uploads the file itself.
     """
     if config.bigquery is None:
-        return DuckDBWarehouseResource(database=config.duckdb_path)
+        return DuckDBWarehouseResource(database=config.duckdb_path, memory_limit=config.duckdb_memory_limit)
     bq = config.bigquery
     on_gcs = isinstance(lake, GcsLakeResource)
     return BigQueryWarehouseResource(
@@ -66,4 +66,5 @@ def build_warehouse(config: ToastConfig, lake: LakeResource) -> WarehouseResourc
         raw_dataset=bq.raw_dataset,
         lake=lake if on_gcs else None,
         load_uri_prefix=f"gs://{lake.bucket}/{lake.prefix.strip('/')}".rstrip("/") if on_gcs else None,
+        parse_memory_limit=config.duckdb_memory_limit,
     )

@@ -16,6 +16,7 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
 # connection is bound by one core); TOAST_SFTP_CONNECTIONS=1 keeps to one session per run,
 # for a server that limits sessions per login.
 DEFAULT_SFTP_CONNECTIONS = 2
+MEMORY_LIMIT_PATTERN = r"[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)"
 
 
 class ConfigError(ValueError):
@@ -74,6 +75,9 @@ class ToastConfig:
     warehouse: str
     duckdb_path: str
     quarantine_threshold: float
+    # DuckDB's memory during a load (the DuckDB warehouse, and the parse before BigQuery's load
+    # jobs); None: DuckDB's own default, 80% of the memory it sees.
+    duckdb_memory_limit: str | None = None
     bigquery: BigQueryConfig | None = None  # set when warehouse == "bigquery"
     lake_gcs: GcsLakeConfig | None = None  # set when lake_url is gs://...; else lake_url is a local folder
 
@@ -101,6 +105,13 @@ def _number(env: Mapping[str, str], name: str, default: float, cast: type = floa
     if value <= low:
         raise ConfigError(f"{name}={raw!r} must be greater than {low}")
     return value
+
+
+def _memory_limit(env: Mapping[str, str], name: str) -> str | None:
+    raw = _get(env, name)
+    if raw is not None and not re.fullmatch(MEMORY_LIMIT_PATTERN, raw):
+        raise ConfigError(f"{name}={raw!r} is not a size such as 512MB or 2GB (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
+    return raw
 
 
 def _existing_file(env: Mapping[str, str], name: str) -> str | None:
@@ -222,6 +233,7 @@ def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
         lake_gcs=lake_gcs,
         warehouse=warehouse,
         duckdb_path=duckdb_path(env),
+        duckdb_memory_limit=_memory_limit(env, "TOAST_DUCKDB_MEMORY_LIMIT"),
         quarantine_threshold=threshold,
         bigquery=bigquery,
     )

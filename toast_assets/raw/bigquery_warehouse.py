@@ -37,7 +37,7 @@ from pydantic import Field
 
 from toast_assets.contract import BY_ENTITY
 from toast_assets.landing.lake import LakeResource
-from toast_assets.raw.duckdb_warehouse import ensure_raw_schema, replace_entities
+from toast_assets.raw.duckdb_warehouse import ensure_raw_schema, limit_memory, replace_entities
 from toast_assets.raw.prepare import PreparedFile
 from toast_assets.raw.warehouse import (
     FILE_MANIFEST_TABLE,
@@ -116,6 +116,10 @@ class BigQueryWarehouseResource(WarehouseResource):
         description="gs:// URI of the lake root: load jobs read the load files from there. "
         "None: the load job uploads the file itself.",
     )
+    parse_memory_limit: str | None = Field(
+        default=None,
+        description="DuckDB's memory while it parses the run's files before the load jobs (TOAST_DUCKDB_MEMORY_LIMIT).",
+    )
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -182,6 +186,7 @@ class BigQueryWarehouseResource(WarehouseResource):
         with tempfile.TemporaryDirectory(prefix="toast-bq-load-") as scratch:
             with duckdb.connect(str(Path(scratch) / "parse.duckdb")) as conn:
                 conn.execute("SET TimeZone = 'UTC'")  # lineage times are UTC
+                limit_memory(conn, self.parse_memory_limit)
                 ensure_raw_schema(conn)
                 result = replace_entities(conn, entities, dates, files, loaded_at, validator)
                 tables = [*entities, QUARANTINE_TABLE, FILE_MANIFEST_TABLE]

@@ -11,19 +11,24 @@ values and the same quarantine for the same files.
 """
 
 import csv
+import ctypes
 import dataclasses
+import functools
 import io
 import json
+import re
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as arrow
+import pyarrow.compute as arrow_compute
 from dagster_duckdb import DuckDBResource
 
 from toast_assets.contract import BY_ENTITY, EXTRA_COLUMN, LINEAGE_COLUMNS, ToastFile
@@ -31,18 +36,24 @@ from toast_assets.lib.csvfile import decode, layout, line_endings, write_normali
 from toast_assets.raw.prepare import FileLoadStats, PreparedFile, base_stats, rejected_file_records
 from toast_assets.raw.warehouse import (
     FILE_MANIFEST_TABLE,
-    RowValidator,
     QUARANTINE_TABLE,
     RAW_SCHEMA,
     LoadResult,
     Reconciliation,
+    RowValidator,
     WarehouseResource,
 )
+from toast_assets.settings import MEMORY_LIMIT_PATTERN
 
 _SQL_TYPES = {"text": "VARCHAR", "date": "DATE", "int": "BIGINT", "timestamp": "TIMESTAMP"}
 
 # Largest single CSV record DuckDB accepts; real Toast rows are far below this.
 MAX_LINE_BYTES = 8 * 1024 * 1024
+# Rows checked against the contract at once (about 60 busy location-days of item selections):
+# the memory of the checks stays the same from one location to a year of 200.
+CHECK_BATCH_ROWS = 100_000
+# Rows per batch streamed out of DuckDB towards a frame.
+STREAM_ROWS = 16_384
 
 QUARANTINE_DDL = f"""
 CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{QUARANTINE_TABLE} (
@@ -85,6 +96,7 @@ class DuckDBWarehouseResource(WarehouseResource):
     """Raw tables in a DuckDB file (`TOAST_DUCKDB_PATH`)."""
 
     database: str
+    memory_limit: str | None = None  # TOAST_DUCKDB_MEMORY_LIMIT; None: DuckDB's default
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -93,6 +105,7 @@ class DuckDBWarehouseResource(WarehouseResource):
             # dagster-duckdb closes the connection only when the block succeeds: a failed load
             # would keep the file open (and locked) for as long as the process lives.
             try:
+                limit_memory(conn, self.memory_limit)
                 yield conn
             finally:
                 conn.close()
@@ -196,6 +209,22 @@ class DuckDBWarehouseResource(WarehouseResource):
         return out
 
 
+def limit_memory(conn: duckdb.DuckDBPyConnection, memory_limit: str | None) -> None:
+    """Cap DuckDB's memory on this connection's database (TOAST_DUCKDB_MEMORY_LIMIT).
+
+    Beyond the limit DuckDB writes buffers and the run's uncommitted rows to a temporary
+    folder beside the database. The limit must still hold what one statement pins, and reading
+    a table's uncommitted rows back for its checks pins more as the run grows: measured, 256MB
+    fails day-200 and 512MB a night of 400 locations (DuckDB's out-of-memory error, the load
+    rolled back), while 512MB loads day-200 and a year of 5 locations, and 1GB 400 locations.
+    """
+    if memory_limit is None:
+        return
+    if not re.fullmatch(MEMORY_LIMIT_PATTERN, memory_limit.strip()):
+        raise ValueError(f"DuckDB memory limit {memory_limit!r} is not a size such as 512MB or 2GB")
+    conn.execute(f"SET memory_limit = '{memory_limit.strip()}'")
+
+
 def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """The raw tables of the contract, the quarantine and the file manifest, created or widened."""
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
@@ -231,7 +260,29 @@ def replace_entities(
         stats = _replace_entity(conn, BY_ENTITY[entity], dates, by_entity.get(entity, []), loaded_at, validator, result)
         result.files.extend(stats)
         result.quarantine_rules[entity] = _rule_counts(conn, entity, dates)
+        _release_freed_memory()
     return result
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None  # not glibc: nothing to hand back this way
+
+
+def _release_freed_memory() -> None:
+    """Hand the memory one table's scan and checks freed back to the system before the next.
+
+    Arrow's pool and glibc's malloc keep freed pages for reuse; after day-200's larger tables
+    that was 100-250 MB each, so the process's peak grew with the night instead of staying at
+    one table's working set.
+    """
+    arrow.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
@@ -300,10 +351,10 @@ def _replace_entity(
                 )
     if validator is not None and groups:
         started = time.perf_counter()
-        _quarantine_invalid_rows(conn, toast_file, dates, validator, loaded_at)
+        calls = _quarantine_invalid_rows(conn, toast_file, dates, validator, loaded_at)
         if result is not None:
             result.validation_seconds[entity] = time.perf_counter() - started
-            result.validation_calls[entity] = result.validation_calls.get(entity, 0) + 1
+            result.validation_calls[entity] = result.validation_calls.get(entity, 0) + calls
 
     counts = dict(
         conn.execute(
@@ -548,31 +599,87 @@ def _raw_line(path: str, position: int) -> str:
 
 def _quarantine_invalid_rows(
     conn: duckdb.DuckDBPyConnection, toast_file: ToastFile, dates: list[date], validator: RowValidator, loaded_at: datetime
-) -> None:
+) -> int:
     """Move rows that break the contract's value rules from the raw table to quarantine.
 
-    Runs inside the load's transaction, so readers never see the rows in both places.
+    Runs inside the load's transaction, so readers never see the rows in both places. The
+    rows are streamed out of one scan and checked in frames of about `CHECK_BATCH_ROWS`, so
+    the memory of the checks does not grow with the locations or dates of a run. Returns how
+    many frames were checked.
     """
     table = f"{RAW_SCHEMA}.{_q(toast_file.entity)}"
-    # Which of two rows sharing a natural key is the first (kept) depends on the frame's order.
+    # Which of two rows sharing a natural key is the first (kept) depends on the rows' order.
     # Sorting every row costs as much as the checks, so the rows are sorted only when a key
-    # repeats; without repeats the rules' verdicts do not depend on order.
+    # repeats; without repeats the rules' verdicts depend neither on order nor on where the
+    # frames are cut. With repeats, frames are cut between location-days only (the natural
+    # key is unique per location and date), in file and row order within each.
     key = ", ".join(_q(c) for c in ("_location_id", "_business_date", *toast_file.natural_key))
     repeated = conn.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE _business_date IN (SELECT unnest($dates)) "
         f"GROUP BY {key} HAVING count(*) > 1)",
         {"dates": dates},
     ).fetchone()[0]
-    # Arrow-backed columns: DuckDB hands them over without building a Python object per cell
-    # (`.df()` cost more than the checks), and they take a fraction of the memory.
-    frame = conn.execute(
-        f"SELECT * EXCLUDE ({_q(EXTRA_COLUMN)}, _loaded_at) FROM {table} "
-        "WHERE _business_date IN (SELECT unnest($dates))" + (" ORDER BY _source_file, _row_number" if repeated else ""),
+    rows = conn.execute(
+        f"SELECT * EXCLUDE ({_q(EXTRA_COLUMN)}, _loaded_at) FROM {table} WHERE _business_date IN (SELECT unnest($dates))"
+        + (" ORDER BY _location_id, _business_date, _source_file, _row_number" if repeated else ""),
         {"dates": dates},
-    ).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
-    failures = validator(toast_file, frame)
-    if not failures:
-        return
+    ).to_arrow_reader(STREAM_ROWS)
+    records, frames = [], 0
+    for frame in _check_frames(rows, whole_location_days=bool(repeated)):
+        records += _quarantine_records(toast_file, frame, validator(toast_file, frame), loaded_at)
+        frames += 1
+    if records:
+        conn.executemany(f"INSERT INTO {RAW_SCHEMA}.{QUARANTINE_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
+        moved = pd.DataFrame({"source_file": [r[3] for r in records], "row_number": [r[5] for r in records]})
+        conn.register("_moved_rows", moved)
+        try:
+            conn.execute(
+                f"DELETE FROM {table} WHERE _business_date IN (SELECT unnest($dates)) "
+                "AND (_source_file, _row_number) IN (SELECT (source_file, row_number) FROM _moved_rows)",
+                {"dates": dates},
+            )
+        finally:
+            conn.unregister("_moved_rows")
+    return frames
+
+
+def _check_frames(rows: arrow.RecordBatchReader, whole_location_days: bool) -> Iterator[pd.DataFrame]:
+    """The streamed rows as frames of at least `CHECK_BATCH_ROWS` rows (the last one smaller).
+
+    With `whole_location_days` (rows sorted by location and date) a frame ends where a
+    location-day ends: the rows of the last location-day read so far wait for the next frame.
+    """
+    pending: list[arrow.RecordBatch] = []
+    count = 0
+    for batch in rows:
+        pending.append(batch)
+        count += batch.num_rows
+        if count < CHECK_BATCH_ROWS:
+            continue
+        table = arrow.Table.from_batches(pending)
+        cut = _last_location_day_start(table) if whole_location_days else table.num_rows
+        if cut == 0:
+            continue  # a single location-day so far: it stays whole
+        # Arrow-backed columns: no Python object per cell, a fraction of the memory.
+        yield table.slice(0, cut).to_pandas(types_mapper=pd.ArrowDtype)
+        rest = table.slice(cut)
+        pending, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield arrow.Table.from_batches(pending).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _last_location_day_start(table: arrow.Table) -> int:
+    """Where the rows of the table's last location-day begin (rows sorted by location and date)."""
+    location, day = table.column("_location_id"), table.column("_business_date")
+    other = arrow_compute.or_(
+        arrow_compute.not_equal(location, location[-1]), arrow_compute.not_equal(day, day[-1])
+    ).to_numpy(zero_copy_only=False)
+    before = other.nonzero()[0]
+    return int(before[-1]) + 1 if len(before) else 0
+
+
+def _quarantine_records(toast_file: ToastFile, frame: pd.DataFrame, failures: list, loaded_at: datetime) -> list[list]:
+    """One quarantine record per failing row of the frame, with every rule it breaks."""
     by_row: dict[int, list] = defaultdict(list)
     for failure in failures:
         by_row[failure.index].append(failure)
@@ -588,17 +695,7 @@ def _quarantine_invalid_rows(
             [toast_file.entity, row["_location_id"], row["_business_date"], row["_source_file"], row["_file_sha256"],
              int(row["_row_number"]), ";".join(rules), message, json.dumps(original, ensure_ascii=False), loaded_at]
         )
-    conn.executemany(f"INSERT INTO {RAW_SCHEMA}.{QUARANTINE_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
-    moved = pd.DataFrame({"source_file": [r[3] for r in records], "row_number": [r[5] for r in records]})
-    conn.register("_moved_rows", moved)
-    try:
-        conn.execute(
-            f"DELETE FROM {table} WHERE _business_date IN (SELECT unnest($dates)) "
-            "AND (_source_file, _row_number) IN (SELECT (source_file, row_number) FROM _moved_rows)",
-            {"dates": dates},
-        )
-    finally:
-        conn.unregister("_moved_rows")
+    return records
 
 
 def _shown(value: object, limit: int = 80) -> str:
