@@ -218,7 +218,7 @@ def _entity_metadata(files: list[FileLoadStats], result: LoadResult, entity: str
         "files_rejected": dg.MetadataValue.int(sum(1 for f in files if f.status == "rejected")),
         "locations": dg.MetadataValue.int(len({f.location_id for f in files})),
         "load_seconds": dg.MetadataValue.float(seconds),
-        # Of the run's load, the share this table's contract checks took (Pandera, once per run).
+        # Of the run's load, the share this table's contract checks took (Pandera, one stream of frames per run).
         "contract_check_seconds": dg.MetadataValue.float(round(result.validation_seconds.get(entity, 0.0), 4)),
         "contract_check_calls": dg.MetadataValue.int(result.validation_calls.get(entity, 0)),
         "quarantine_rules": dg.MetadataValue.json(rules),
