@@ -40,7 +40,7 @@ def test_sftp_connections_reach_the_landing_resource(env: dict[str, str]) -> Non
     assert build_resources(config)["toast_sftp"].connections == 1
 
 
-def test_duckdb_memory_limit_reaches_both_warehouses(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_duckdb_memory_limit_reaches_both_warehouses(env: dict[str, str]) -> None:
     from toast_assets.resources import build_warehouse
 
     assert load_config(env).duckdb_memory_limit is None  # DuckDB's own default

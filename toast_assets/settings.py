@@ -16,6 +16,7 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
 # connection is bound by one core); TOAST_SFTP_CONNECTIONS=1 keeps to one session per run,
 # for a server that limits sessions per login.
 DEFAULT_SFTP_CONNECTIONS = 2
+# A size DuckDB reads for its memory_limit (TOAST_DUCKDB_MEMORY_LIMIT; unset: DuckDB's default).
 MEMORY_LIMIT_PATTERN = r"[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)"
 
 
