@@ -19,7 +19,8 @@ TRICKY = [
     "1300000015734303122", "0", "", " ", "12a", " 5", "5 ", "١٢", "３", "12\n", "\n12", "1e5", "-1", "+1", "1.0", "1.00",
     "-0.0", "$1,020.00", "($5.00)", "-$5.00", "$-5.00", "1,00.0", "99999999999999999999", "true", "TRUE ", "False",
     "truee", "2026-10-08T17:18:00Z", "2026-10-08 17:18", "2026-10-08T17:18:00+0200", "10/8/26 5:18 PM", "2/30/26 5:18 PM",
-    "13/45/26 1:00 PM", "1 hour, 2 minutes and 6 seconds", "01:02:03", "é", "\x00", "12\x00",
+    "13/45/26 1:00 PM", "1 hour, 2 minutes and 6 seconds", "01:02:03", "é", "\x00", "12\x00", ".", ".5", "5.", "$.5",
+    "( 5 )", "(5", "1,000,000.25", "1,0000", "$ - 5", "--5",
 ]  # fmt: skip
 
 
@@ -33,9 +34,10 @@ def test_re2_translation_matches_python_or_is_not_used(regex: re.Pattern) -> Non
     assert arrow_says == python_says
 
 
-def test_ids_use_re2_and_lookaround_patterns_do_not() -> None:
+def test_ids_and_amounts_use_re2_and_lookaround_patterns_do_not() -> None:
     assert _re2_pattern(ID) is not None
-    assert _re2_pattern(DECIMAL) is None  # lookahead
+    assert _re2_pattern(DECIMAL) is not None
+    assert _re2_pattern(re.compile(r"^(?=[0-9.]*[0-9])[0-9.]+\Z")) is None  # lookahead
     assert _re2_pattern(BOOLEAN) is None  # IGNORECASE stays with Python's case folding
 
 
@@ -68,3 +70,15 @@ def test_failures_are_the_same_on_arrow_frames(entity: str) -> None:
     expected = sorted((f.index, f.column, f.rule, f.value) for f in contract_failures(BY_ENTITY[entity], objects))
     assert expected, "the frame must break some rules for the comparison to mean anything"
     assert sorted((f.index, f.column, f.rule, f.value) for f in contract_failures(BY_ENTITY[entity], arrow_backed)) == expected
+
+
+@pytest.mark.parametrize("entity", sorted(BY_ENTITY))
+def test_told_keys_do_not_repeat_the_checks_find_the_same_value_failures(entity: str) -> None:
+    """`keys_repeat=False` (the warehouse counted no repeated natural key) drops only the key
+    rule: every other failure is found as before, and a repeat, if one were there, is not."""
+    toast_file = BY_ENTITY[entity]
+    _, frame = _frames(entity)
+    everything = {(f.index, f.column, f.rule, f.value) for f in contract_failures(toast_file, frame)}
+    assert any(rule == "natural_key_unique" for _, _, rule, _ in everything) == bool(toast_file.natural_key)
+    without_keys = {(f.index, f.column, f.rule, f.value) for f in contract_failures(toast_file, frame, keys_repeat=False)}
+    assert without_keys == {f for f in everything if f[2] != "natural_key_unique"}

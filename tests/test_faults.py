@@ -507,15 +507,23 @@ class FailingMidReplacementWarehouse(DuckDBWarehouseResource):
     fail_on: int = 3
 
     def replace_raw_partitions(self, entities, dates, files, validator=None):  # type: ignore[no-untyped-def]
-        seen: list[str] = []
+        return super().replace_raw_partitions(entities, dates, files, _FailingChecks(validator, self.fail_on))
 
-        def failing(toast_file, frame):  # type: ignore[no-untyped-def]
-            seen.append(toast_file.entity)
-            if len(seen) == self.fail_on:
-                raise RuntimeError(f"injected warehouse failure while validating {toast_file.entity}")
-            return validator(toast_file, frame) if validator else []
 
-        return super().replace_raw_partitions(entities, dates, files, failing)
+class _FailingChecks:
+    """The given contract checks, raising instead when the `fail_on`-th entity is checked."""
+
+    def __init__(self, validator, fail_on: int) -> None:  # type: ignore[no-untyped-def]
+        self.validator, self.fail_on, self.seen = validator, fail_on, []
+
+    def columns(self, toast_file):  # type: ignore[no-untyped-def]
+        return self.validator.columns(toast_file)
+
+    def __call__(self, toast_file, frame, *, keys_repeat=True):  # type: ignore[no-untyped-def]
+        self.seen.append(toast_file.entity)
+        if len(self.seen) == self.fail_on:
+            raise RuntimeError(f"injected warehouse failure while validating {toast_file.entity}")
+        return self.validator(toast_file, frame, keys_repeat=keys_repeat)
 
 
 def test_a_warehouse_failure_mid_replacement_keeps_the_old_rows_never_a_mix(

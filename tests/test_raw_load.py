@@ -6,6 +6,7 @@ from those bytes with the `csv` module, not read back from the loader's own book
 
 import csv
 import io
+import json
 from datetime import date
 from pathlib import Path
 
@@ -300,6 +301,50 @@ def test_contract_checks_in_small_frames_find_every_failing_row(
     assert set(loaded) == expected_loaded and len(loaded) == len(expected_loaded)
     # 17 rows in frames of at least four: more than one check, fewer than one per file.
     assert 1 < result.validation_calls["order_details"] <= 17 // 4 + 1
+
+
+@pytest.mark.parametrize("repeats", [True, False], ids=["keys-repeat", "no-repeats"])
+def test_the_checks_read_only_their_columns_and_quarantine_keeps_whole_rows(
+    tree: Path, db: Path, monkeypatch: pytest.MonkeyPatch, repeats: bool
+) -> None:
+    """Only the rows' identity and the columns the contract's rules read leave DuckDB for the
+    checks, and the checks hear whether a natural key repeats; a quarantined row still keeps
+    every value it was written with, free text included, and the rules find the same rows.
+
+    The validator is the real contract, wrapped to record what it was handed."""
+    from toast_assets.quality import contract_schema
+    from toast_assets.raw import load
+
+    handed: list[tuple[list[str], bool]] = []
+
+    class Recording:
+        def columns(self, toast_file):  # type: ignore[no-untyped-def]
+            return contract_schema.CONTRACT_CHECKS.columns(toast_file)
+
+        def __call__(self, toast_file, frame, *, keys_repeat=True):  # type: ignore[no-untyped-def]
+            handed.append((list(frame.columns), keys_repeat))
+            return contract_schema.CONTRACT_CHECKS(toast_file, frame, keys_repeat=keys_repeat)
+
+    monkeypatch.setattr(load, "CONTRACT_CHECKS", Recording())
+    headers = list(ORDERS.headers)
+    rows = [order_row("13001", Server="Ana"), order_row("13002", total="x", Server="Bo, the second"),
+            order_row("13001" if repeats else "13003", Server="Cy")]
+    write_csv(day_folder(tree, "185120") / "OrderDetails.csv", headers, [[r[h] for h in headers] for r in rows])
+
+    load_raw_from_tree(tree, db, [DAY])
+
+    rule_columns = {"order_id", "total", "opened", "amount", "voided"}  # typed or key columns of the contract
+    free_text = {"location", "server", "dining_options", "tab_names"}  # no rule reads them
+    orders = [(columns, keys_repeat) for columns, keys_repeat in handed if "order_id" in columns]
+    assert orders and all(keys_repeat == repeats for _, keys_repeat in orders)
+    for columns, _ in orders:
+        assert {"_location_id", "_business_date", "_source_file", "_row_number"} | rule_columns <= set(columns)
+        assert not free_text & set(columns)
+    expected = {2: (rows[1], "decimal_parses")} | ({3: (rows[2], "natural_key_unique")} if repeats else {})
+    quarantined = query(db, "SELECT row_number, rule, raw_record FROM toast_raw.quarantine WHERE entity = 'order_details'")
+    assert sorted((number, rule) for number, rule, _ in quarantined) == sorted((n, rule) for n, (_, rule) in expected.items())
+    for number, _, record in quarantined:
+        assert json.loads(record) == {h: v for h, v in expected[number][0].items() if v != ""}
 
 
 def test_the_warehouse_caps_duckdbs_memory_when_told(tmp_path: Path) -> None:

@@ -32,8 +32,9 @@ ISO_TIMESTAMP = re.compile(
 
 # Money may carry `$`, thousands separators and accounting parentheses in manual exports:
 # `$1,020.00`, `-$5.00`, `$-5.00`, `($5.00)`. One sign at most, parentheses balanced, at most
-# 27 digits before the point (staging's DECIMAL(38, 9) / NUMERIC hold 29).
-_AMOUNT = r"(?=[0-9.]*[0-9])(?:[0-9]{1,3}(?:,[0-9]{3}){1,8}|[0-9]{1,27})?(?:\.[0-9]+)?"
+# 27 digits before the point (staging's DECIMAL(38, 9) / NUMERIC hold 29), and at least one
+# digit: `.5` but not `.`. Written without lookahead, so Arrow's RE2 engine can run it too.
+_AMOUNT = r"(?:(?:[0-9]{1,3}(?:,[0-9]{3}){1,8}|[0-9]{1,27})(?:\.[0-9]+)?|\.[0-9]+)"
 DECIMAL = re.compile(rf"^ *(?:\( *\$? *{_AMOUNT} *\)|-? *\$? *{_AMOUNT}|\$ *- *{_AMOUNT}) *\Z")
 # Whole numbers (`Order #`, `# of Guests`), possibly printed as `2.0`; staging casts them to a
 # 64-bit integer, which holds every 18-digit number.

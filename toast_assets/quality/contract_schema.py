@@ -159,7 +159,8 @@ def _value_check(column_type: LogicalType) -> pa.Check | None:
     return pa.Check(_on_distinct(check), name=name)
 
 
-def raw_schema(toast_file: ToastFile) -> pa.DataFrameSchema:
+def raw_schema(toast_file: ToastFile, keys_repeat: bool = True) -> pa.DataFrameSchema:
+    """The table's contract; without `keys_repeat`, without the natural key's uniqueness."""
     columns = {}
     for column in toast_file.columns:
         check = _value_check(column.type)
@@ -172,7 +173,7 @@ def raw_schema(toast_file: ToastFile) -> pa.DataFrameSchema:
         )
     return pa.DataFrameSchema(
         columns=columns,
-        unique=[*LINEAGE_KEY, *toast_file.natural_key],
+        unique=[*LINEAGE_KEY, *toast_file.natural_key] if keys_repeat else None,
         report_duplicates="exclude_first",
         name=toast_file.entity,
         strict=False,
@@ -187,11 +188,17 @@ class RowFailure:
     value: str
 
 
-def contract_failures(toast_file: ToastFile, frame: pd.DataFrame, schema: pa.DataFrameSchema | None = None) -> list[RowFailure]:
-    """Every (row, rule) the frame breaks; the frame's index identifies the rows."""
+def contract_failures(
+    toast_file: ToastFile, frame: pd.DataFrame, schema: pa.DataFrameSchema | None = None, *, keys_repeat: bool = True
+) -> list[RowFailure]:
+    """Every (row, rule) the frame breaks; the frame's index identifies the rows.
+
+    `keys_repeat=False` is for a caller that already knows no natural key repeats among the
+    rows (the raw load counts repeats in the warehouse): the schema then skips that rule.
+    """
     if frame.empty:
         return []
-    schema = schema or raw_schema(toast_file)
+    schema = schema or raw_schema(toast_file, keys_repeat)
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as errors:
@@ -206,6 +213,29 @@ def contract_failures(toast_file: ToastFile, frame: pd.DataFrame, schema: pa.Dat
         RowFailure(index=index, column="row", rule=RULE_HEADER_REPEATED, value="the header row again")
         for index in sorted(repeated)
     ]
+
+
+def rule_columns(toast_file: ToastFile) -> list[str]:
+    """The columns the contract's rules read: typed, required and key columns, and the lineage key.
+
+    A repeated header row is recognised by these columns alone (each holds its header's text).
+    """
+    schema = raw_schema(toast_file)
+    read = [name for name, column in schema.columns.items() if column.checks or not column.nullable]
+    return [*LINEAGE_KEY, *(name for name in dict.fromkeys([*read, *toast_file.natural_key]) if name not in LINEAGE_KEY)]
+
+
+class ContractChecks:
+    """The contract as the raw load runs it: the columns it reads, then the checks (`RowValidator`)."""
+
+    def columns(self, toast_file: ToastFile) -> list[str]:
+        return rule_columns(toast_file)
+
+    def __call__(self, toast_file: ToastFile, frame: pd.DataFrame, *, keys_repeat: bool = True) -> list[RowFailure]:
+        return contract_failures(toast_file, frame, keys_repeat=keys_repeat)
+
+
+CONTRACT_CHECKS = ContractChecks()
 
 
 def _repeated_headers(toast_file: ToastFile, frame: pd.DataFrame, candidates: set[int]) -> set[int]:

@@ -52,6 +52,8 @@ MAX_LINE_BYTES = 8 * 1024 * 1024
 # Rows checked against the contract at once (about 60 busy location-days of item selections):
 # the memory of the checks stays the same from one location to a year of 200.
 CHECK_BATCH_ROWS = 100_000
+# What names a raw row for the checks and for moving it to quarantine.
+ROW_IDENTITY = ("_location_id", "_business_date", "_source_file", "_row_number")
 # Rows per batch streamed out of DuckDB towards a frame.
 STREAM_ROWS = 16_384
 
@@ -602,42 +604,49 @@ def _quarantine_invalid_rows(
 ) -> int:
     """Move rows that break the contract's value rules from the raw table to quarantine.
 
-    Runs inside the load's transaction, so readers never see the rows in both places. The
-    rows are streamed out of one scan and checked in frames of about `CHECK_BATCH_ROWS`, so
-    the memory of the checks does not grow with the locations or dates of a run. Returns how
-    many frames were checked.
+    Runs inside the load's transaction, so readers never see the rows in both places. Only
+    the columns the checks read leave DuckDB, streamed out of one scan and checked in frames
+    of about `CHECK_BATCH_ROWS`, so the memory of the checks does not grow with the locations
+    or dates of a run; the failing rows are then read whole for quarantine. Returns how many
+    frames were checked.
     """
     table = f"{RAW_SCHEMA}.{_q(toast_file.entity)}"
     # Which of two rows sharing a natural key is the first (kept) depends on the rows' order.
     # Sorting every row costs as much as the checks, so the rows are sorted only when a key
     # repeats; without repeats the rules' verdicts depend neither on order nor on where the
-    # frames are cut. With repeats, frames are cut between location-days only (the natural
-    # key is unique per location and date), in file and row order within each.
+    # frames are cut, and the checks skip the key rule. With repeats, frames are cut between
+    # location-days only (the natural key is unique per location and date), in file and row
+    # order within each.
     key = ", ".join(_q(c) for c in ("_location_id", "_business_date", *toast_file.natural_key))
     repeated = conn.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE _business_date IN (SELECT unnest($dates)) "
         f"GROUP BY {key} HAVING count(*) > 1)",
         {"dates": dates},
     ).fetchone()[0]
+    read = [*ROW_IDENTITY, *(c for c in validator.columns(toast_file) if c not in ROW_IDENTITY)]
     rows = conn.execute(
-        f"SELECT * EXCLUDE ({_q(EXTRA_COLUMN)}, _loaded_at) FROM {table} WHERE _business_date IN (SELECT unnest($dates))"
+        f"SELECT {', '.join(_q(c) for c in read)} FROM {table} WHERE _business_date IN (SELECT unnest($dates))"
         + (" ORDER BY _location_id, _business_date, _source_file, _row_number" if repeated else ""),
         {"dates": dates},
     ).to_arrow_reader(STREAM_ROWS)
-    records, frames = [], 0
+    failing: dict[tuple[str, int], list] = defaultdict(list)
+    frames = 0
     for frame in _check_frames(rows, whole_location_days=bool(repeated)):
-        records += _quarantine_records(toast_file, frame, validator(toast_file, frame), loaded_at)
+        for failure in validator(toast_file, frame, keys_repeat=bool(repeated)):
+            failing[(frame.at[failure.index, "_source_file"], int(frame.at[failure.index, "_row_number"]))].append(failure)
         frames += 1
-    if records:
-        conn.executemany(f"INSERT INTO {RAW_SCHEMA}.{QUARANTINE_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
-        moved = pd.DataFrame({"source_file": [r[3] for r in records], "row_number": [r[5] for r in records]})
-        conn.register("_moved_rows", moved)
+    if failing:
+        conn.register("_moved_rows", pd.DataFrame(list(failing), columns=["source_file", "row_number"]))
         try:
-            conn.execute(
-                f"DELETE FROM {table} WHERE _business_date IN (SELECT unnest($dates)) "
-                "AND (_source_file, _row_number) IN (SELECT (source_file, row_number) FROM _moved_rows)",
+            moved = "(_source_file, _row_number) IN (SELECT (source_file, row_number) FROM _moved_rows)"
+            whole = conn.execute(
+                f"SELECT * EXCLUDE ({_q(EXTRA_COLUMN)}, _loaded_at) FROM {table} "
+                f"WHERE _business_date IN (SELECT unnest($dates)) AND {moved}",
                 {"dates": dates},
-            )
+            ).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
+            records = _quarantine_records(toast_file, whole, failing, loaded_at)
+            conn.executemany(f"INSERT INTO {RAW_SCHEMA}.{QUARANTINE_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
+            conn.execute(f"DELETE FROM {table} WHERE _business_date IN (SELECT unnest($dates)) AND {moved}", {"dates": dates})
         finally:
             conn.unregister("_moved_rows")
     return frames
@@ -678,19 +687,23 @@ def _last_location_day_start(table: arrow.Table) -> int:
     return int(before[-1]) + 1 if len(before) else 0
 
 
-def _quarantine_records(toast_file: ToastFile, frame: pd.DataFrame, failures: list, loaded_at: datetime) -> list[list]:
-    """One quarantine record per failing row of the frame, with every rule it breaks."""
-    by_row: dict[int, list] = defaultdict(list)
-    for failure in failures:
-        by_row[failure.index].append(failure)
+def _quarantine_records(
+    toast_file: ToastFile, whole: pd.DataFrame, failing: dict[tuple[str, int], list], loaded_at: datetime
+) -> list[list]:
+    """One quarantine record per failing row, with every rule it breaks, in the order found.
+
+    `whole` holds the failing rows with all their columns; `failing` maps each row's
+    (source file, row number) to its failures.
+    """
+    by_key = {(row["_source_file"], int(row["_row_number"])): row for _, row in whole.iterrows()}
     records = []
-    for index, row_failures in by_row.items():
-        row = frame.loc[index]
+    for key, row_failures in failing.items():
+        row = by_key[key]
         rules = sorted({f.rule for f in row_failures})
         message = "; ".join(
             sorted({f"{f.column}: {f.rule} ({_shown(f.value)})" for f in row_failures if not f.column.startswith("_")})
         )
-        original = {c.header: row[c.name] for c in toast_file.columns if c.name in frame.columns and pd.notna(row[c.name])}
+        original = {c.header: row[c.name] for c in toast_file.columns if c.name in whole.columns and pd.notna(row[c.name])}
         records.append(
             [toast_file.entity, row["_location_id"], row["_business_date"], row["_source_file"], row["_file_sha256"],
              int(row["_row_number"]), ";".join(rules), message, json.dumps(original, ensure_ascii=False), loaded_at]

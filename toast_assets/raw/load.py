@@ -6,7 +6,7 @@ from datetime import date
 from toast_assets.landing.lake import LakeResource
 from toast_assets.landing.landing import landed_files
 from toast_assets.landing.manifest import LandedFile
-from toast_assets.quality.contract_schema import contract_failures
+from toast_assets.quality.contract_schema import CONTRACT_CHECKS
 from toast_assets.raw.prepare import prepare_file
 from toast_assets.raw.warehouse import LoadResult, WarehouseResource
 
@@ -32,7 +32,7 @@ def load_raw(
         verify_landed(files, paths)
         prepared = [prepare_file(f, paths[f.key]) for f in files]
         try:
-            return warehouse.replace_raw_partitions(entities, dates, prepared, contract_failures if validate else None)
+            return warehouse.replace_raw_partitions(entities, dates, prepared, CONTRACT_CHECKS if validate else None)
         except Exception as exc:
             days = ", ".join(d.isoformat() for d in dates[:10]) + (f" and {len(dates) - 10} more" if len(dates) > 10 else "")
             raise WarehouseLoadError(

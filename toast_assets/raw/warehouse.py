@@ -1,8 +1,8 @@
 """The warehouse interface the raw assets talk to, whatever engine is behind it."""
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Protocol
 
 import dagster as dg
 import pandas as pd
@@ -10,8 +10,22 @@ import pandas as pd
 from toast_assets.contract import ToastFile
 from toast_assets.raw.prepare import FileLoadStats, PreparedFile
 
-# Given a contract entry and a frame of its raw rows, the (row, rule) pairs the rows break.
-RowValidator = Callable[[ToastFile, pd.DataFrame], list]
+
+class RowValidator(Protocol):
+    """The contract checks the raw load runs on a table's loaded rows before its commit."""
+
+    def columns(self, toast_file: ToastFile) -> list[str]:
+        """The columns the checks read: the load hands over only these, and the rows' identity."""
+        ...
+
+    def __call__(self, toast_file: ToastFile, frame: pd.DataFrame, *, keys_repeat: bool = True) -> list:
+        """The (row, rule) pairs the frame's rows break, rows named by the frame's index.
+
+        `keys_repeat=False` says the warehouse found no natural key twice among the run's rows,
+        so the checks need not look for repeats again.
+        """
+        ...
+
 
 # Run tag of jobs that write the warehouse: the instance caps how many such runs proceed at
 # once (deploy/dagster.yaml), so DuckDB's single writer is never contended.
