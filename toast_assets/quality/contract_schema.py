@@ -6,6 +6,7 @@ and that the natural key is unique per location and business date. Rows that bre
 are moved to quarantine with the rule's name; nothing is silently coerced.
 """
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -159,8 +160,12 @@ def _value_check(column_type: LogicalType) -> pa.Check | None:
     return pa.Check(_on_distinct(check), name=name)
 
 
+@functools.cache
 def raw_schema(toast_file: ToastFile, keys_repeat: bool = True) -> pa.DataFrameSchema:
-    """The table's contract; without `keys_repeat`, without the natural key's uniqueness."""
+    """The table's contract; without `keys_repeat`, without the natural key's uniqueness.
+
+    Built once per table: the raw load checks a run's rows in many frames.
+    """
     columns = {}
     for column in toast_file.columns:
         check = _value_check(column.type)
@@ -188,9 +193,7 @@ class RowFailure:
     value: str
 
 
-def contract_failures(
-    toast_file: ToastFile, frame: pd.DataFrame, schema: pa.DataFrameSchema | None = None, *, keys_repeat: bool = True
-) -> list[RowFailure]:
+def contract_failures(toast_file: ToastFile, frame: pd.DataFrame, *, keys_repeat: bool = True) -> list[RowFailure]:
     """Every (row, rule) the frame breaks; the frame's index identifies the rows.
 
     `keys_repeat=False` is for a caller that already knows no natural key repeats among the
@@ -198,9 +201,8 @@ def contract_failures(
     """
     if frame.empty:
         return []
-    schema = schema or raw_schema(toast_file, keys_repeat)
     try:
-        schema.validate(frame, lazy=True)
+        raw_schema(toast_file, keys_repeat).validate(frame, lazy=True)
     except SchemaErrors as errors:
         failures = _failures(errors.failure_cases)
     else:

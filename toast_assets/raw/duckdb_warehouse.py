@@ -626,7 +626,7 @@ def _quarantine_invalid_rows(
     read = [*ROW_IDENTITY, *(c for c in validator.columns(toast_file) if c not in ROW_IDENTITY)]
     rows = conn.execute(
         f"SELECT {', '.join(_q(c) for c in read)} FROM {table} WHERE _business_date IN (SELECT unnest($dates))"
-        + (" ORDER BY _location_id, _business_date, _source_file, _row_number" if repeated else ""),
+        + (f" ORDER BY {', '.join(ROW_IDENTITY)}" if repeated else ""),
         {"dates": dates},
     ).to_arrow_reader(STREAM_ROWS)
     failing: dict[tuple[str, int], list] = defaultdict(list)
