@@ -103,14 +103,44 @@ def count_data_records(text: str) -> int:
 def line_endings(payload: bytes) -> str:
     """`lf`, `crlf`, `cr`, or `mixed` (more than one style anywhere in the file, quoted
     cells included). DuckDB's strict CSV reader stops on a file of mixed style."""
-    cr = payload.count(b"\r")
-    if not cr:
-        return "lf"
-    lf = payload.count(b"\n")
-    if not lf:
-        return "cr"
-    crlf = payload.count(b"\r\n")
-    return "crlf" if crlf == cr == lf else "mixed"
+    return LineEndings().update(payload).style
+
+
+class LineEndings:
+    """`line_endings` of a file read block by block.
+
+    Most files hold no `\r` at all: such a block is searched once for it and once for a
+    `\n`. A `\r` ending a block is held for the next, where its `\n` may be.
+    """
+
+    def __init__(self) -> None:
+        self.cr = self.lf = self.crlf = 0  # counted in blocks holding a `\r`
+        self._lf_alone = False  # a `\n` in a block without `\r`: one that ends no `\r\n`
+        self._held = b""
+
+    def update(self, block: bytes) -> "LineEndings":
+        block, self._held = self._held + block, b""
+        if block.endswith(b"\r"):
+            block, self._held = block[:-1], b"\r"
+        cr = block.count(b"\r")
+        if cr:
+            self.cr += cr
+            self.lf += block.count(b"\n")
+            self.crlf += block.count(b"\r\n")
+        elif b"\n" in block:
+            self._lf_alone = True
+        return self
+
+    @property
+    def style(self) -> str:
+        cr = self.cr + len(self._held)
+        if not cr:
+            return "lf"
+        if self._lf_alone:
+            return "mixed"
+        if not self.lf:
+            return "cr"
+        return "crlf" if self.crlf == cr == self.lf else "mixed"
 
 
 def write_normalized(source: str | Path, encoding: str, target: str | Path) -> None:

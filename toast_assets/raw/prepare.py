@@ -24,6 +24,7 @@ class PreparedFile:
     mapping: HeaderMapping | None  # None when the file has no header at all
     rejection: str | None = None  # why the whole file cannot be loaded
     header_line: int = 1  # CSV row position of the header (blank lines above it skipped)
+    line_endings: str | None = None  # lf, crlf, cr or mixed (csvfile.line_endings); None: not read yet
 
     @property
     def status(self) -> str:
@@ -81,19 +82,21 @@ def read_header(path: str, encoding: str) -> list[str] | None:
     return read_header_row(path, encoding)[0]
 
 
-def prepare_file(landed: LandedFile, path: str) -> PreparedFile:
+def prepare_file(landed: LandedFile, path: str, line_endings: str | None = None) -> PreparedFile:
     header, header_line = read_header_row(path, landed.encoding)
     if header is None:
         # Records without a header cannot be mapped; quarantine them rather than drop them.
         rejection = f"no header row in the first {HEADER_PROBE_BYTES // 1024} KiB" if landed.records else None
-        return PreparedFile(landed=landed, path=path, mapping=None, rejection=rejection, header_line=0)
+        return PreparedFile(landed=landed, path=path, mapping=None, rejection=rejection, header_line=0, line_endings=line_endings)
     mapping = _header_mapping(landed.entity, tuple(header))
     rejection = None
     if mapping.missing_required:
         rejection = f"missing required column(s) {', '.join(mapping.missing_required)}" + _header_hint(header, mapping)
     elif mapping.duplicate_headers:
         rejection = f"duplicated header(s) {', '.join(mapping.duplicate_headers)}"
-    return PreparedFile(landed=landed, path=path, mapping=mapping, rejection=rejection, header_line=header_line)
+    return PreparedFile(
+        landed=landed, path=path, mapping=mapping, rejection=rejection, header_line=header_line, line_endings=line_endings
+    )
 
 
 @lru_cache(maxsize=4096)
