@@ -8,9 +8,9 @@ from toast_assets.contract import ENTITIES, EXTRA_COLUMN, LINEAGE_COLUMNS, TOAST
 from toast_assets.landing.assets import LANDING_GROUP
 from toast_assets.landing.lake import LakeResource
 from toast_assets.partitions import DAILY_PARTITIONS, context_dates
+from toast_assets.quality.resources import QualityPolicy
 from toast_assets.raw.load import load_raw
 from toast_assets.raw.prepare import FileLoadStats
-from toast_assets.quality.resources import QualityPolicy
 from toast_assets.raw.warehouse import (
     FILE_MANIFEST_TABLE,
     QUARANTINE_TABLE,

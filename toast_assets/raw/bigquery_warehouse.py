@@ -35,7 +35,6 @@ from google.cloud import bigquery
 from google.oauth2 import service_account
 from pydantic import Field
 
-from toast_assets.contract import BY_ENTITY
 from toast_assets.landing.lake import LakeResource
 from toast_assets.raw.duckdb_warehouse import ensure_raw_schema, limit_memory, replace_entities
 from toast_assets.raw.prepare import PreparedFile
