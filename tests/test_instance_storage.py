@@ -9,6 +9,9 @@ stock storage on the same job.
 """
 
 import shutil
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -104,6 +107,57 @@ def test_the_storage_lives_in_the_instance_folder_whatever_dagster_home_says(
     assert (home / "history" / "runs" / f"{run_id}.db").exists()
     assert (home / "history" / "runs.db").exists() and (home / "schedules" / "schedules.db").exists()
     assert not list(elsewhere.rglob("*.db")), "no Dagster database under DAGSTER_HOME"
+
+
+# Imports Dagster once, then forks OPENERS processes per folder that open the same new
+# instance folder at the same moment (as the webserver and the daemon do on a fresh
+# DAGSTER_HOME) and read its runs and schedules; prints one exit status per process.
+_OPEN_TOGETHER = """
+import os, sys, time
+import dagster as dg
+import toast_assets.lib.instance_storage
+
+folders, openers = sys.argv[2:], int(sys.argv[1])
+for folder in folders:
+    start = time.time() + 0.5
+    children = []
+    for _ in range(openers):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                while time.time() < start:
+                    pass
+                with dg.DagsterInstance.from_config(folder) as instance:
+                    instance.get_runs()
+                    instance.all_instigator_state()
+                code = 0
+            except BaseException as error:
+                print(f"{folder}: {type(error).__name__}: {error}", file=sys.stderr)
+            finally:
+                os._exit(code)
+        children.append(pid)
+    print(" ".join(str(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])) for pid in children))
+"""
+
+
+def test_processes_opening_a_new_instance_folder_together_all_start(tmp_path: Path) -> None:
+    """The webserver and the daemon started together on a new DAGSTER_HOME: Dagster's SQLite
+    storage creates and stamps its databases without a lock, so one of them could fail to
+    start (the schedule database stamped twice, or a table created twice); ours take turns."""
+    folders = [_home(tmp_path, f"new{n}", True) for n in range(4)]
+    openers = 3
+    result = subprocess.run(
+        [sys.executable, "-c", _OPEN_TOGETHER, str(openers), *map(str, folders)],
+        capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0"] * (openers * len(folders)), result.stderr
+    for folder in folders:
+        with sqlite3.connect(folder / "schedules" / "schedules.db") as schedules:
+            assert len(schedules.execute("SELECT version_num FROM alembic_version").fetchall()) == 1
+        with sqlite3.connect(folder / "history" / "runs.db") as runs:
+            assert len(runs.execute("SELECT version_num FROM alembic_version").fetchall()) == 1
 
 
 def test_a_range_run_stores_what_dagster_stores_in_writes_per_run_not_per_date(

@@ -25,6 +25,7 @@ whose default storage is the SQLite one, in the instance's own folder); producti
 `deploy/dagster.yaml` names `BatchedEventsInstance` and `PooledPostgresEventLogStorage`.
 """
 
+import fcntl
 import os
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -52,6 +53,8 @@ from dagster_postgres.utils import create_pg_engine, get_token_provider_from_con
 # so older engines are closed instead of accumulating.
 KEPT_SQLITE_DATABASES = 4
 SQLITE_MAX_OVERFLOW = 4
+# In the storage's folder: held while a process opens (and on first use creates) the databases.
+STORAGE_LOCK_FILE = ".storage.lock"
 # PostgreSQL: one connection kept; more open only while used at the same time, then close.
 PG_POOL_SIZE = 1
 PG_MAX_OVERFLOW = 8
@@ -334,15 +337,34 @@ class PooledPostgresEventLogStorage(AssetEventBatches, PostgresEventLogStorage):
         )
 
 
+@contextmanager
+def _exclusive(lock_path: str) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path` (created if missing) across processes."""
+    os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+    with open(lock_path, "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
 class PooledSqliteStorage(DagsterSqliteStorage):
     """Dagster's SQLite storage (runs, event log, schedules under one folder, laid out as by
     default) with the event log's connections kept open (`PooledSqliteEventLogStorage`)."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
-        # Dagster's own constructor builds its event log storage first (it creates the index
-        # database if missing, and opens nothing after that); it is replaced, unused.
-        super().__init__(base_dir, inst_data=inst_data)
-        self._event_log_storage = PooledSqliteEventLogStorage(_event_logs_directory(base_dir))
+        # Opening the storage creates its databases and stamps their schema version when they
+        # are missing. Dagster does that without a lock, so the webserver and the daemon
+        # started together on a new DAGSTER_HOME can both stamp the schedule database
+        # ("alembic_version has more than one head") or both create a table, and one of them
+        # fails to start. Processes opening the same folder take turns here; later opens find
+        # the databases made and only read their version.
+        with _exclusive(os.path.join(base_dir, STORAGE_LOCK_FILE)):
+            # Dagster's own constructor builds its event log storage first (it creates the
+            # index database if missing, and opens nothing after that); it is replaced, unused.
+            super().__init__(base_dir, inst_data=inst_data)
+            self._event_log_storage = PooledSqliteEventLogStorage(_event_logs_directory(base_dir))
 
     @classmethod
     def from_config_value(  # ty: ignore[invalid-method-override]
