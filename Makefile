@@ -17,8 +17,11 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check 'uv>=0.5,<1'
 
-$(VENV)/.installed: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+# Bytecode compiled once here (about 30 s): where PYTHONDONTWRITEBYTECODE is set (many CI and
+# container images), every Python process would otherwise compile Dagster, pandas and dbt from
+# source on import (the definitions 13.7 s instead of 6.5 s, `make demo` 56 s instead of 40 s).
+$(VENV)/.installed: uv.lock pyproject.toml Makefile | $(UV)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	$(MAKE) manifest
 	touch $@
 
