@@ -630,14 +630,17 @@ def measured_json(meta: dict) -> dict:
 def merge_results(results: dict, previous: dict) -> dict:
     """`results` plus the workloads of `previous` it did not measure, each keeping its own
     date, commit and configuration (results files from before those were recorded per
-    workload take them from the file's header)."""
+    workload take them from the file's header), and the notes of `previous` unless `results`
+    has its own."""
     merged = {**results, "workloads": dict(results["workloads"])}
+    if not results["meta"].get("notes") and previous.get("meta", {}).get("notes"):
+        merged["meta"] = {**results["meta"], "notes": previous["meta"]["notes"]}
     for name, workload in previous.get("workloads", {}).items():
         if name not in merged["workloads"]:
             merged["workloads"][name] = {"measured": measured_json(previous["meta"]), **workload}
     kept = sorted(set(merged["workloads"]) - set(results["workloads"]))
     if kept:
-        merged["meta"] = {**results["meta"], "merged_from_previous": kept}
+        merged["meta"] = {**merged["meta"], "merged_from_previous": kept}
     return merged
 
 

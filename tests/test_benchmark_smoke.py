@@ -116,6 +116,7 @@ def test_merge_keeps_earlier_workloads_with_their_own_commit(bench: tuple[dict, 
     earlier_meta = {**results["meta"], "date": "2026-01-02T03:04:05+00:00", "machine": {**results["meta"]["machine"], "git_commit": "abc1234"}}
     # An earlier results file without per-workload labels (as written before they existed).
     earlier_day = {k: v for k, v in day.items() if k != "measured"}
+    earlier_meta["notes"] = "The year was measured at abc1234."
     earlier = {"meta": earlier_meta, "workloads": {"day": earlier_day, "year": {"tree": {"dates": 3}}}}
 
     merged = merge_results(results, earlier)
@@ -123,6 +124,8 @@ def test_merge_keeps_earlier_workloads_with_their_own_commit(bench: tuple[dict, 
     assert merged["workloads"]["year"]["tree"] == {"dates": 3}
     assert merged["workloads"]["year"]["measured"] == {"date": "2026-01-02T03:04:05+00:00", "git_commit": "abc1234", "config": results["meta"]["config"]["name"]}
     assert merged["meta"]["merged_from_previous"] == ["year"]
+    assert merged["meta"]["notes"] == "The year was measured at abc1234.", "notes carry over unless --note is given"
+    assert merge_results({**results, "meta": {**results["meta"], "notes": "now"}}, earlier)["meta"]["notes"] == "now"
     assert "year" not in results["workloads"], "merging does not change the run's own results"
 
     merged["workloads"].pop("year")  # the report needs a real workload; the label is what is checked

@@ -12,15 +12,19 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
+import step_run
 from connection_count import chatty_job, chatty_run_config, run_counting_connections
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from range_run import first_batch_fails, range_runs
+from range_run import count_writes, first_batch_fails, range_runs
 
 from toast_assets.lib.instance_storage import (
+    EVENT_WRITE_DELAY_SECONDS,
     KEPT_SQLITE_DATABASES,
     PooledSqliteEventLogStorage,
     PooledSqliteInstance,
@@ -208,3 +212,154 @@ def test_an_event_batch_size_of_zero_writes_event_by_event(tmp_path: Path, monke
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "0")
     _state, short, long = range_runs(home)
     assert long - short >= 24 * 2 * 2 * 2, (short, long)
+
+
+def test_a_steps_outputs_checks_and_messages_are_stored_as_dagster_stores_them_in_fewer_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step like the dbt step: its messages, outputs and check results are held and written
+    together, yet the event log (in storage order), the materializations and the check
+    executions, with the events their ids point at, are those of Dagster's stock storage. A
+    read inside the step sees what the step logged before it, and the next step sees every
+    check result. Held events save a write each, and more."""
+    stock, project = _home(tmp_path, "stock", False), _home(tmp_path, "project", True)
+    states, writes = {}, {}
+    for label, home in (("stock", stock), ("project", project)):
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        with dg.DagsterInstance.from_config(str(home)) as instance, count_writes() as written:
+            run_ids = [step_run.run_step_job(instance), step_run.run_step_job(instance)]
+            writes[label] = written[0]
+            states[label] = step_run.stored_state(instance, run_ids)
+
+    assert states["project"] == states["stock"]
+    state = states["project"]
+    sales = dict(state["step_sales materializations"][0][2])
+    assert sales == {"messages seen": step_run.MESSAGES + 1, "last seen": "ASSET_CHECK_EVALUATION"}
+    assert state["step_report materializations"][0][2] == [("check results seen", 3)]
+    statuses = [(run, check, partition, status) for run, _asset, check, partition, status, *_ in state["check executions"]]
+    # As Dagster records them: each planned execution for the date, and each result as an
+    # execution of its own (the step's results name no date).
+    assert statuses == [
+        (run, check, partition, status)
+        for run in ("run0", "run1")
+        for check, result in (("not_null", "SUCCEEDED"), ("unique", "FAILED"), ("positive", "SUCCEEDED"))
+        for partition, status in (("2026-01-05", "PLANNED"), (None, result))
+    ]
+    for *_, evaluation, target in state["check executions"]:
+        if evaluation[0] == "ASSET_CHECK_EVALUATION_PLANNED":
+            continue
+        assert evaluation[0] == "ASSET_CHECK_EVALUATION"
+        assert target[0][0] == "ASSET_MATERIALIZATION" and target[1], target  # this run's materialization
+    # Dagster's storage writes each of a run's 21 messages on its own, ours with the events around them.
+    assert writes["stock"] - writes["project"] >= 2 * (step_run.MESSAGES + 1), writes
+
+
+def test_a_running_steps_held_events_reach_other_readers_within_the_delay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UI reads a running step's messages from another process: a held message is written
+    once it has waited the delay, though the step logs nothing more and has not finished."""
+    home = _home(tmp_path, "project", True)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    released = threading.Event()
+    step_run.pause_after_first_message[0] = lambda: released.wait(60)
+    try:
+        thread, run_ids = step_run.run_in_background(home)
+        seen: list[str] = []
+        with dg.DagsterInstance.from_config(str(home)) as reader:
+            deadline = time.monotonic() + 30 * EVENT_WRITE_DELAY_SECONDS
+            while not seen and time.monotonic() < deadline:
+                for run in reader.get_runs():
+                    seen = [e.user_message for e in reader.all_logs(run.run_id) if e.user_message == "message 0"]
+                time.sleep(0.1)
+            assert not released.is_set() and thread.is_alive()  # the step is still waiting
+        assert seen == ["message 0"]
+    finally:
+        released.set()
+        step_run.pause_after_first_message[0] = None
+    thread.join(60)
+    assert run_ids, "the run did not finish"
+
+
+def test_held_events_that_fail_to_be_written_together_are_stored_one_by_one_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing a step's held events together fails after their rows reached the run's
+    database: that write is taken back, and they are stored one by one, each once."""
+    stock, project = _home(tmp_path, "stock", False), _home(tmp_path, "project", True)
+    monkeypatch.setenv("DAGSTER_HOME", str(stock))
+    with dg.DagsterInstance.from_config(str(stock)) as instance:
+        stock_state = step_run.stored_state(instance, [step_run.run_step_job(instance)])
+    original = PooledSqliteEventLogStorage._store_index_rows
+    failed = []
+
+    def failing(self: PooledSqliteEventLogStorage, conn: object, chunk: list, checks_stored: bool) -> None:
+        original(self, conn, chunk, checks_stored)  # rows written, then the write fails
+        if not failed and any(e.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION for e, _ in chunk):
+            failed.append(len(chunk))
+            raise OSError("the batch write failed")
+
+    monkeypatch.setattr(PooledSqliteEventLogStorage, "_store_index_rows", failing)
+    monkeypatch.setenv("DAGSTER_HOME", str(project))
+    with dg.DagsterInstance.from_config(str(project)) as instance:
+        state = step_run.stored_state(instance, [step_run.run_step_job(instance)])
+    assert failed
+    assert state == stock_state
+
+
+def test_a_write_delay_of_zero_stores_every_event_as_it_comes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TOAST_EVENT_WRITE_DELAY_SECONDS=0 holds nothing: as many writes as Dagster's stock storage."""
+    stock, project = _home(tmp_path, "stock", False), _home(tmp_path, "project", True)
+    writes = {}
+    for label, home in (("stock", stock), ("project", project)):
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        monkeypatch.setenv("TOAST_EVENT_WRITE_DELAY_SECONDS", "0")
+        with dg.DagsterInstance.from_config(str(home)) as instance, count_writes() as written:
+            step_run.run_step_job(instance)
+            writes[label] = written[0]
+    # Only the planned events (one batch) are written together.
+    assert writes["project"] >= writes["stock"] - 2 * (len(step_run.CHECKS) + 3), writes
+
+
+@pytest.mark.parametrize("setting", ["soon", "-1", "600"])
+def test_a_bad_write_delay_stops_the_instance_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    home = _home(tmp_path, "project", True)
+    monkeypatch.setenv("TOAST_EVENT_WRITE_DELAY_SECONDS", setting)
+    """The delay is read when the instance opens its event log: a bad one is an error naming
+    it, not a silent default."""
+    with pytest.raises(ValueError, match=f"TOAST_EVENT_WRITE_DELAY_SECONDS='{setting}'"):
+        dg.DagsterInstance.from_config(str(home)).dispose()
+
+
+def test_held_events_a_timer_fails_to_write_wait_for_the_next_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The timer's write of a paused step's first message fails (the database is briefly
+    unavailable): nobody would see that error, so the message is kept and written with the
+    step's next events, once, in its place."""
+    stock, project = _home(tmp_path, "stock", False), _home(tmp_path, "project", True)
+    monkeypatch.setenv("DAGSTER_HOME", str(stock))
+    with dg.DagsterInstance.from_config(str(stock)) as instance:
+        stock_state = step_run.stored_state(instance, [step_run.run_step_job(instance)])
+
+    failed_in_timer: list[str] = []
+    original = PooledSqliteEventLogStorage._store_one
+
+    def failing_in_timer(self: PooledSqliteEventLogStorage, event: dg.EventLogEntry) -> None:
+        if threading.current_thread() is not threading.main_thread() and len(failed_in_timer) < 2:
+            failed_in_timer.append(event.user_message)  # the write together, then one by one
+            raise OSError("database is locked")
+        original(self, event)
+
+    monkeypatch.setattr(PooledSqliteEventLogStorage, "_store_one", failing_in_timer)
+    monkeypatch.setenv("DAGSTER_HOME", str(project))
+    step_run.pause_after_first_message[0] = lambda: time.sleep(3 * EVENT_WRITE_DELAY_SECONDS)
+    try:
+        with dg.DagsterInstance.from_config(str(project)) as instance:
+            state = step_run.stored_state(instance, [step_run.run_step_job(instance)])
+    finally:
+        step_run.pause_after_first_message[0] = None
+    assert failed_in_timer == ["message 0", "message 0"]  # the timer fired while the step was paused
+    assert state == stock_state

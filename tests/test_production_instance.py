@@ -33,6 +33,7 @@ from types import SimpleNamespace
 
 import dagster as dg
 import pytest
+import step_run
 import yaml
 from connection_count import run_counting_connections
 from dagster._core.scheduler.instigation import TickStatus
@@ -213,6 +214,23 @@ def test_a_range_run_stores_what_dagster_postgres_stores_in_writes_per_run_not_p
     assert state["range_sales asset row"] == ("run1", True, "2026-01-31")
     assert stock_long - stock_short >= 24 * 2 * 2, (stock_short, stock_long)  # planned events, one by one
     assert long - short <= 2, (short, long)
+
+
+def test_a_steps_held_outputs_checks_and_messages_are_stored_as_dagster_postgres_stores_them(
+    dagster_home: Path, stock_postgres_home: Path
+) -> None:
+    """A step like the dbt step, whose messages, outputs and check results deploy/dagster.yaml's
+    instance holds and writes together: the same event log (in storage order), materializations
+    and check executions, with the events their ids point at, as dagster-postgres' own storage;
+    a read inside the step sees everything the step logged before it."""
+    states = {}
+    for label, home in (("stock", stock_postgres_home), ("project", dagster_home)):
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            states[label] = step_run.stored_state(instance, [step_run.run_step_job(instance)])
+    assert states["project"] == states["stock"]
+    sales = dict(states["project"]["step_sales materializations"][0][2])
+    assert sales == {"messages seen": step_run.MESSAGES + 1, "last seen": "ASSET_CHECK_EVALUATION"}
+    assert len(states["project"]["check executions"]) == 2 * len(step_run.CHECKS)
 
 
 # ---------------------------------------------------------------------------- a partitioned run

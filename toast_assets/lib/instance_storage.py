@@ -20,13 +20,25 @@ below write a batch in one multi-row insert per table and one transaction per da
 leaving the same rows (`AssetEventBatches`). Measured on 30 dates of one location: the
 run's time outside the assets' code 27 s -> 8 s.
 
+A step also writes events nothing reads back while the step runs: its outputs, its check
+results and its log messages (the daily job's dbt step, about 300 of a run's 530). Each was
+its own write of three to five statements; they are now held for up to a second
+(`EVENT_WRITE_DELAY_SECONDS`) and written together, in order, before any other event of the
+process, before any read of a run's events or check results, when the second is up, and at
+exit (`DeferredStepEvents`).
+
 The embedded default's `dagster.yaml` names `PooledSqliteInstance` (a `BatchedEventsInstance`
 whose default storage is the SQLite one, in the instance's own folder); production's
 `deploy/dagster.yaml` names `BatchedEventsInstance` and `PooledPostgresEventLogStorage`.
 """
 
+import atexit
 import fcntl
 import os
+import sys
+import threading
+import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -35,7 +47,8 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 from dagster import DagsterInstance
-from dagster._core.events import DagsterEventType
+from dagster._core.event_api import PartitionKeyFilter
+from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
@@ -73,18 +86,50 @@ ASSET_EVENT_TYPES = frozenset(
     }
 )
 CHECK_PLANNED = DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
+CHECK_EVALUATION = DagsterEventType.ASSET_CHECK_EVALUATION
+# A step's events that nothing reads back while the step runs (Dagster keeps what it needs of
+# them in memory): held and written together. Materializations are not: a check result
+# looks up its asset's latest one as it is logged.
+DEFERRED_EVENT_TYPES = frozenset(
+    {
+        DagsterEventType.STEP_OUTPUT,
+        DagsterEventType.STEP_INPUT,
+        DagsterEventType.LOADED_INPUT,
+        DagsterEventType.HANDLED_OUTPUT,
+        CHECK_EVALUATION,
+    }
+)
+# How long a held event may wait for the next write (TOAST_EVENT_WRITE_DELAY_SECONDS
+# overrides; 0 writes every event as it comes): what the UI may lag behind a running step.
+EVENT_WRITE_DELAY_SECONDS = 1.0
+# Reads that may ask for held events: they are written first.
+READS_OF_STEP_EVENTS = (
+    "get_logs_for_run",
+    "get_records_for_run",
+    "get_stats_for_run",
+    "get_step_stats_for_run",
+    "get_event_records",
+    "get_logs_for_all_runs_by_log_id",
+    "get_asset_check_summary_records",
+    "get_asset_check_execution_history",
+    "get_latest_asset_check_execution_by_key",
+    "get_asset_check_partition_info",
+    "get_checkpointed_asset_check_state",
+    "get_asset_check_state",
+)
 
 
 class AssetEventBatches(SqlEventLogStorage):
-    """`store_event_batch` for Dagster's SQL event log storages: consecutive asset events and
-    planned asset checks of one run in one multi-row insert per table and one transaction per
-    database. Dagster's own writes event by event (SQLite), or batches only materializations
-    (PostgreSQL), and serializes a planned check once per business date of the run.
+    """`store_event_batch` for Dagster's SQL event log storages: consecutive events of one run
+    in one multi-row insert per table and one transaction per database. Dagster's own writes
+    event by event (SQLite), or batches only materializations (PostgreSQL), and serializes a
+    planned check once per business date of the run.
 
     The rows are the ones writing the events one by one leaves: the event log, the asset
     event tags, the asset table (written once per asset and column instead of once per
-    event) and the planned check executions, one per check and date. A batch is all or
-    nothing: when it fails, Dagster stores its events one by one, and each is stored once."""
+    event), the planned check executions (one per check and date) and the check results
+    recorded on them. A batch is all or nothing: when it fails, its events are stored one by
+    one, and each is stored once."""
 
     def store_event_batch(self, events: list[EventLogEntry]) -> None:  # ty: ignore[invalid-method-override]
         group: list[EventLogEntry] = []
@@ -95,28 +140,30 @@ class AssetEventBatches(SqlEventLogStorage):
             if _batched(event):
                 group.append(event)
             else:
-                self.store_event(event)
+                self._store_one(event)
         self._store_batched(group)
+
+    def _store_one(self, event: EventLogEntry) -> None:
+        """Dagster's own write of one event."""
+        super().store_event(event)
 
     def _store_batched(self, events: list[EventLogEntry]) -> None:
         if len(events) < 2:
             for event in events:
-                self.store_event(event)
+                self._store_one(event)
             return
-        checks_stored = any(e.dagster_event_type == CHECK_PLANNED for e in events) and self.supports_asset_checks
         run_id = events[0].run_id
         rows = [self._event_to_row(event) for event in events]
         run_row_ids = self._store_run_rows(run_id, rows)
+        indexed = [(e, r) for e, r in zip(events, rows) if self._indexed(e)]
+        checks_stored = any(e.dagster_event_type in ASSET_CHECK_EVENTS for e, _ in indexed) and self.supports_asset_checks
         try:
-            with self._batch_transaction() as conn:
-                for start in range(0, len(events), INSERT_CHUNK_ROWS):
-                    chunk = list(
-                        zip(events[start : start + INSERT_CHUNK_ROWS], rows[start : start + INSERT_CHUNK_ROWS])
-                    )
-                    self._store_index_rows(conn, chunk, checks_stored)
+            if indexed:
+                with self._batch_transaction() as conn:
+                    for start in range(0, len(indexed), INSERT_CHUNK_ROWS):
+                        self._store_index_rows(conn, indexed[start : start + INSERT_CHUNK_ROWS], checks_stored)
         except Exception:
-            # A failed batch leaves nothing stored: Dagster then stores its events one by one,
-            # each once.
+            # A failed batch leaves nothing stored: its events are then stored one by one, each once.
             self._remove_run_rows(run_id, run_row_ids)
             raise
 
@@ -129,14 +176,25 @@ class AssetEventBatches(SqlEventLogStorage):
         event_ids = sorted(r[0] for r in conn.execute(insert.returning(SqlEventLogStorageTable.c.id)).fetchall())
         if len(event_ids) != len(chunk) or None in event_ids:
             raise RuntimeError(f"stored {len(event_ids)} of {len(chunk)} events of run {chunk[0][0].run_id}")
-        assets = [(e, i) for (e, _), i in zip(chunk, event_ids) if e.dagster_event_type != CHECK_PLANNED]
+        stored = [(event, row, event_id) for (event, row), event_id in zip(chunk, event_ids)]
+        assets = [(e, i) for e, _, i in stored if e.dagster_event_type in ASSET_EVENT_TYPES]
         if assets:
             self._store_asset_event_tags(conn, [e for e, _ in assets], [i for _, i in assets])
             for index in _asset_table_writes([e for e, _ in assets]):
                 self._store_asset_event(conn, *assets[index])
-        planned = [(e, r, i) for (e, r), i in zip(chunk, event_ids) if e.dagster_event_type == CHECK_PLANNED]
-        if planned and checks_stored:
+        if not checks_stored:
+            return
+        planned = [p for p in stored if p[0].dagster_event_type == CHECK_PLANNED]
+        if planned:
             conn.execute(AssetCheckExecutionsTable.insert(), [v for p in planned for v in self._planned_check_rows(*p)])
+        for evaluation in stored:
+            if evaluation[0].dagster_event_type == CHECK_EVALUATION:
+                self._record_check_evaluation(conn, *evaluation)
+
+    def _indexed(self, event: EventLogEntry) -> bool:
+        """Whether the event goes to the table `_store_index_rows` writes: where the run's
+        events have a database of their own (SQLite), only the events mirrored across runs."""
+        return True
 
     def _batch_transaction(self) -> AbstractContextManager[sa.Connection]:
         """One transaction on the index for the whole batch."""
@@ -165,6 +223,196 @@ class AssetEventBatches(SqlEventLogStorage):
             "evaluation_event_storage_id": event_id,
         }
         return [{**common, "partition": partition} for partition in partitions]
+
+    def _record_check_evaluation(self, conn: sa.Connection, event: EventLogEntry, row: dict[str, Any], event_id: int) -> None:
+        """As Dagster's `store_asset_check_event` for a check result: recorded on the run's
+        planned execution of that check and date, or as an execution of its own when none was
+        planned; the event serialized once instead of twice."""
+        evaluation = event.get_dagster_event().event_specific_data
+        table = AssetCheckExecutionsTable
+        target = evaluation.target_materialization_data  # ty: ignore[possibly-missing-attribute]
+        values = {
+            "execution_status": (
+                AssetCheckExecutionRecordStatus.SUCCEEDED.value
+                if evaluation.passed  # ty: ignore[possibly-missing-attribute]
+                else AssetCheckExecutionRecordStatus.FAILED.value
+            ),
+            "evaluation_event": row["event"],
+            "evaluation_event_timestamp": row["timestamp"],
+            "evaluation_event_storage_id": event_id,
+            "materialization_event_storage_id": target.storage_id if target else None,
+            "partition": evaluation.partition,  # ty: ignore[possibly-missing-attribute]
+        }
+        key = {
+            "asset_key": evaluation.asset_key.to_string(),  # ty: ignore[possibly-missing-attribute]
+            "check_name": evaluation.check_name,  # ty: ignore[possibly-missing-attribute]
+            "run_id": event.run_id,
+        }
+        if event.run_id:
+            where = sa.and_(
+                *(table.c[column] == value for column, value in key.items()),
+                self._get_asset_check_partition_filter_clause(PartitionKeyFilter(key=evaluation.partition)),  # ty: ignore[possibly-missing-attribute]
+            )
+            updated = conn.execute(table.update().where(where).values(**values)).rowcount
+            if updated > 1:
+                raise RuntimeError(
+                    f"check result {evaluation.asset_check_key} matched {updated} planned executions of run {event.run_id}"  # ty: ignore[possibly-missing-attribute]
+                )
+            if updated == 1:
+                return
+        conn.execute(table.insert().values(**key, **values))
+
+
+class DeferredStepEvents(AssetEventBatches):
+    """Holds a step's events that nothing reads back while it runs (`DEFERRED_EVENT_TYPES`
+    and log messages) and writes them together with `AssetEventBatches`, in the order they
+    came: before the process stores any other event, before a read that may ask for them
+    (`READS_OF_STEP_EVENTS`), once the oldest has waited EVENT_WRITE_DELAY_SECONDS (also
+    when no event follows), when EVENT_BATCH_SIZE are held, and at exit. A run worker killed
+    outright loses at most that second of its running step's outputs, checks and messages; the
+    run is failed either way."""
+
+    def _init_deferral(self) -> None:
+        self._held: list[EventLogEntry] = []
+        self._held_since = 0.0
+        self._held_pid = os.getpid()
+        self._held_lock = threading.RLock()
+        self._held_delay = _write_delay(os.getenv("TOAST_EVENT_WRITE_DELAY_SECONDS"))
+        self._held_limit = max(int(os.getenv("DAGSTER_EVENT_BATCH_SIZE", str(EVENT_BATCH_SIZE))), 1)
+        self._held_timer: threading.Timer | None = None
+        atexit.register(_write_held_at_exit, weakref.ref(self))
+
+    def _check_process(self) -> None:
+        if self._held_pid != os.getpid():
+            # A forked child starts empty: its parent writes what it held.
+            self._held, self._held_timer = [], None
+            self._held_lock = threading.RLock()
+            self._held_pid = os.getpid()
+
+    def store_event(self, event: EventLogEntry) -> None:
+        self._check_process()
+        if self._held_delay > 0 and _deferrable(event):
+            with self._held_lock:
+                if not self._held:
+                    self._held_since = time.monotonic()
+                    self._held_timer = threading.Timer(self._held_delay, self._write_held_on_time)
+                    self._held_timer.daemon = True
+                    self._held_timer.start()
+                self._held.append(event)
+                if len(self._held) < self._held_limit and time.monotonic() - self._held_since < self._held_delay:
+                    return
+                self._write_held()
+            return
+        with self._held_lock:
+            self._write_held()
+            self._store_one(event)
+
+    def store_event_batch(self, events: list[EventLogEntry]) -> None:  # ty: ignore[invalid-method-override]
+        self._check_process()
+        with self._held_lock:
+            self._write_held()
+            super().store_event_batch(events)
+
+    def write_held_events(self) -> None:
+        """Writes the events held so far."""
+        self._check_process()
+        if self._held:
+            with self._held_lock:
+                self._write_held()
+
+    def _write_held(self, keep_failed: bool = False) -> None:
+        held, self._held = self._held, []
+        if self._held_timer is not None:
+            self._held_timer.cancel()
+            self._held_timer = None
+        written = 0
+        try:
+            for group in _by_run(held):
+                try:
+                    self._store_batched(group)
+                except Exception as error:  # noqa: BLE001 - as Dagster's batch writes: one by one instead
+                    sys.stderr.write(
+                        f"storing {len(group)} events of run {group[0].run_id} together failed ({error}); "
+                        "storing them one by one\n"
+                    )
+                    for event in group:
+                        self._store_one(event)
+                        written += 1
+                else:
+                    written += len(group)
+        except Exception:
+            # The events after the one that failed wait for the next write. The failed one is
+            # raised, as Dagster raises a failed write, unless a timer was writing: nobody would
+            # see it, so it waits too, and the next write raises if it fails again.
+            self._held[:0] = held[written if keep_failed else written + 1 :]
+            raise
+
+    def _write_held_on_time(self) -> None:
+        self._check_process()
+        try:
+            with self._held_lock:
+                self._write_held(keep_failed=True)
+        except Exception as error:  # noqa: BLE001 - kept for the next write, which raises it
+            sys.stderr.write(f"writing held events failed ({error}); the next write tries again\n")
+
+    def dispose(self) -> None:
+        self.write_held_events()
+        super().dispose()
+
+
+def _by_run(events: list[EventLogEntry]) -> Iterator[list[EventLogEntry]]:
+    """Consecutive events of the same run, in order."""
+    group: list[EventLogEntry] = []
+    for event in events:
+        if group and event.run_id != group[0].run_id:
+            yield group
+            group = []
+        group.append(event)
+    if group:
+        yield group
+
+
+def _write_delay(setting: str | None) -> float:
+    if setting is None or not setting.strip():
+        return EVENT_WRITE_DELAY_SECONDS
+    try:
+        delay = float(setting)
+    except ValueError:
+        delay = -1.0
+    if not 0 <= delay <= 60:
+        raise ValueError(
+            f"TOAST_EVENT_WRITE_DELAY_SECONDS={setting!r}: give the seconds a step's outputs, check results and "
+            "messages may wait to be written together, from 0 (each at once) to 60"
+        )
+    return delay
+
+
+def _write_held_at_exit(storage: "weakref.ref[DeferredStepEvents]") -> None:
+    alive = storage()
+    if alive is not None:
+        alive.write_held_events()
+
+
+def _reads_held_events(name: str) -> Any:
+    def read(self: DeferredStepEvents, *args: Any, **kwargs: Any) -> Any:
+        self.write_held_events()
+        return getattr(super(DeferredStepEvents, self), name)(*args, **kwargs)
+
+    read.__name__ = name
+    return read
+
+
+for _name in READS_OF_STEP_EVENTS:
+    setattr(DeferredStepEvents, _name, _reads_held_events(_name))
+
+
+def _deferrable(event: EventLogEntry) -> bool:
+    if not event.run_id:
+        return False
+    dagster_event = event.dagster_event
+    if dagster_event is None:
+        return event.step_key is not None  # a step's log message
+    return dagster_event.event_type in DEFERRED_EVENT_TYPES
 
 
 def _batched(event: EventLogEntry) -> bool:
@@ -195,14 +443,16 @@ def _asset_table_writes(events: list[EventLogEntry]) -> list[int]:
     return sorted({*last_materialization.values(), *last_run.values(), *last_event.values()})
 
 
-class PooledSqliteEventLogStorage(AssetEventBatches, SqliteEventLogStorage):
+class PooledSqliteEventLogStorage(DeferredStepEvents, SqliteEventLogStorage):
     """Dagster's SQLite event log storage (one database per run plus an index database, in
     `base_dir`), with each database's connection kept open between events instead of
-    reopened per event, and asset events written in batches."""
+    reopened per event, and asset events and a step's outputs, check results and messages
+    written in batches."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: OrderedDict[str, sa.Engine] = OrderedDict()
         self._engines_pid = os.getpid()
+        self._init_deferral()
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
@@ -249,8 +499,12 @@ class PooledSqliteEventLogStorage(AssetEventBatches, SqliteEventLogStorage):
             with engine.connect() as conn, conn.begin():
                 yield conn
 
+    def _indexed(self, event: EventLogEntry) -> bool:
+        # As Dagster's SQLite storage: the index mirrors asset and check events.
+        return event.dagster_event_type in ASSET_EVENTS or event.dagster_event_type in ASSET_CHECK_EVENTS
+
     def _store_run_rows(self, run_id: str, rows: list[dict[str, Any]]) -> list[int]:
-        # The run's own database holds every event; the index mirrors its asset events.
+        # The run's own database holds every event; the index mirrors its asset and check events.
         table = SqlEventLogStorageTable
         with self.run_connection(run_id) as conn:
             return [
@@ -268,6 +522,7 @@ class PooledSqliteEventLogStorage(AssetEventBatches, SqliteEventLogStorage):
                 conn.execute(table.delete().where(table.c.id.in_(ids[start : start + INSERT_CHUNK_ROWS])))
 
     def dispose(self) -> None:
+        self.write_held_events()
         with self._db_lock:
             for engine in self._engines.values():
                 engine.dispose()
@@ -275,11 +530,11 @@ class PooledSqliteEventLogStorage(AssetEventBatches, SqliteEventLogStorage):
         super().dispose()
 
 
-class PooledPostgresEventLogStorage(AssetEventBatches, PostgresEventLogStorage):
+class PooledPostgresEventLogStorage(DeferredStepEvents, PostgresEventLogStorage):
     """dagster-postgres' event log storage with one connection kept open per process (plus
     short-lived extra ones while several threads write at once), checked before each use so
-    a restarted database server costs a reconnect, not a failed run; asset events written in
-    batches.
+    a restarted database server costs a reconnect, not a failed run; asset events and a
+    step's outputs, check results and messages written in batches.
 
     Config: exactly dagster-postgres' `postgres_db` / `postgres_url` settings.
     """
@@ -292,6 +547,7 @@ class PooledPostgresEventLogStorage(AssetEventBatches, PostgresEventLogStorage):
         token_provider: Any = None,
     ) -> None:
         self._engine_pid = os.getpid()
+        self._init_deferral()
         super().__init__(postgres_url, should_autocreate_tables, inst_data=inst_data, token_provider=token_provider)
         unpooled = self._engine
         self._engine = create_pg_engine(
