@@ -8,6 +8,7 @@ business dates and compare what is stored and the writes sent, against Dagster's
 stock storage on the same job.
 """
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -363,3 +364,24 @@ def test_held_events_a_timer_fails_to_write_wait_for_the_next_write(
         step_run.pause_after_first_message[0] = None
     assert failed_in_timer == ["message 0", "message 0"]  # the timer fired while the step was paused
     assert state == stock_state
+
+
+def test_events_held_when_the_process_exits_are_written(tmp_path: Path) -> None:
+    """A process that exits normally while holding a step's message (the delay far from up)
+    writes it on its way out."""
+    home = _home(tmp_path, "project", True)
+    child = f"""
+import logging, time
+import dagster as dg
+from dagster._core.events.log import EventLogEntry
+instance = dg.DagsterInstance.from_config({str(home)!r})
+entry = EventLogEntry(error_info=None, level=logging.INFO, user_message="held at exit", run_id="run-at-exit",
+                      timestamp=time.time(), step_key="a_step", job_name="a_job", dagster_event=None)
+instance.event_log_storage.store_event(entry)
+assert instance.event_log_storage._held, "the message should be held"
+"""
+    env = {**os.environ, "DAGSTER_HOME": str(home), "TOAST_EVENT_WRITE_DELAY_SECONDS": "60"}
+    result = subprocess.run([sys.executable, "-c", child], check=False, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    with dg.DagsterInstance.from_config(str(home)) as reader:
+        assert [e.user_message for e in reader.all_logs("run-at-exit")] == ["held at exit"]

@@ -280,7 +280,7 @@ class DeferredStepEvents(AssetEventBatches):
         self._held_delay = _write_delay(os.getenv("TOAST_EVENT_WRITE_DELAY_SECONDS"))
         self._held_limit = max(int(os.getenv("DAGSTER_EVENT_BATCH_SIZE", str(EVENT_BATCH_SIZE))), 1)
         self._held_timer: threading.Timer | None = None
-        atexit.register(_write_held_at_exit, weakref.ref(self))
+        _HOLDING_STORAGES.add(self)
 
     def _check_process(self) -> None:
         if self._held_pid != os.getpid():
@@ -387,10 +387,15 @@ def _write_delay(setting: str | None) -> float:
     return delay
 
 
-def _write_held_at_exit(storage: "weakref.ref[DeferredStepEvents]") -> None:
-    alive = storage()
-    if alive is not None:
-        alive.write_held_events()
+# Every storage that may hold events, for the one exit hook (a code server opening an instance
+# per sensor tick must not add a hook per tick).
+_HOLDING_STORAGES: "weakref.WeakSet[DeferredStepEvents]" = weakref.WeakSet()
+
+
+@atexit.register
+def _write_held_at_exit() -> None:
+    for storage in list(_HOLDING_STORAGES):
+        storage.write_held_events()
 
 
 def _reads_held_events(name: str) -> Any:
