@@ -34,6 +34,7 @@ whose default storage is the SQLite one, in the instance's own folder); producti
 
 import atexit
 import fcntl
+import itertools
 import os
 import sys
 import threading
@@ -156,7 +157,7 @@ class AssetEventBatches(SqlEventLogStorage):
         rows = [self._event_to_row(event) for event in events]
         run_row_ids = self._store_run_rows(run_id, rows)
         indexed = [(e, r) for e, r in zip(events, rows) if self._indexed(e)]
-        checks_stored = any(e.dagster_event_type in ASSET_CHECK_EVENTS for e, _ in indexed) and self.supports_asset_checks
+        checks_stored = any(e.dagster_event_type in ASSET_CHECK_EVENTS for e, _ in indexed) and self._has_check_table()
         try:
             if indexed:
                 with self._batch_transaction() as conn:
@@ -190,6 +191,13 @@ class AssetEventBatches(SqlEventLogStorage):
         for evaluation in stored:
             if evaluation[0].dagster_event_type == CHECK_EVALUATION:
                 self._record_check_evaluation(conn, *evaluation)
+
+    def _has_check_table(self) -> bool:
+        """`supports_asset_checks`, a schema lookup Dagster repeats per check event, done until it
+        finds the table (a migration only adds it)."""
+        if not getattr(self, "_check_table_found", False):
+            self._check_table_found = self.supports_asset_checks
+        return self._check_table_found
 
     def _indexed(self, event: EventLogEntry) -> bool:
         """Whether the event goes to the table `_store_index_rows` writes: where the run's
@@ -272,15 +280,16 @@ class DeferredStepEvents(AssetEventBatches):
     outright loses at most that second of its running step's outputs, checks and messages; the
     run is failed either way."""
 
-    def _init_deferral(self) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._held: list[EventLogEntry] = []
         self._held_since = 0.0
         self._held_pid = os.getpid()
         self._held_lock = threading.RLock()
         self._held_delay = _write_delay(os.getenv("TOAST_EVENT_WRITE_DELAY_SECONDS"))
-        self._held_limit = max(int(os.getenv("DAGSTER_EVENT_BATCH_SIZE", str(EVENT_BATCH_SIZE))), 1)
+        self._held_limit = max(event_batch_size(), 1)
         self._held_timer: threading.Timer | None = None
         _HOLDING_STORAGES.add(self)
+        super().__init__(*args, **kwargs)
 
     def _check_process(self) -> None:
         if self._held_pid != os.getpid():
@@ -327,7 +336,8 @@ class DeferredStepEvents(AssetEventBatches):
             self._held_timer = None
         written = 0
         try:
-            for group in _by_run(held):
+            for _, run_events in itertools.groupby(held, key=lambda e: e.run_id):
+                group = list(run_events)
                 try:
                     self._store_batched(group)
                 except Exception as error:  # noqa: BLE001 - as Dagster's batch writes: one by one instead
@@ -360,16 +370,9 @@ class DeferredStepEvents(AssetEventBatches):
         super().dispose()
 
 
-def _by_run(events: list[EventLogEntry]) -> Iterator[list[EventLogEntry]]:
-    """Consecutive events of the same run, in order."""
-    group: list[EventLogEntry] = []
-    for event in events:
-        if group and event.run_id != group[0].run_id:
-            yield group
-            group = []
-        group.append(event)
-    if group:
-        yield group
+def event_batch_size() -> int:
+    """Events written in one batch: DAGSTER_EVENT_BATCH_SIZE, else EVENT_BATCH_SIZE."""
+    return int(os.getenv("DAGSTER_EVENT_BATCH_SIZE", str(EVENT_BATCH_SIZE)))
 
 
 def _write_delay(setting: str | None) -> float:
@@ -457,7 +460,6 @@ class PooledSqliteEventLogStorage(DeferredStepEvents, SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: OrderedDict[str, sa.Engine] = OrderedDict()
         self._engines_pid = os.getpid()
-        self._init_deferral()
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
@@ -527,12 +529,11 @@ class PooledSqliteEventLogStorage(DeferredStepEvents, SqliteEventLogStorage):
                 conn.execute(table.delete().where(table.c.id.in_(ids[start : start + INSERT_CHUNK_ROWS])))
 
     def dispose(self) -> None:
-        self.write_held_events()
+        super().dispose()  # writes what is held first
         with self._db_lock:
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
-        super().dispose()
 
 
 class PooledPostgresEventLogStorage(DeferredStepEvents, PostgresEventLogStorage):
@@ -552,7 +553,6 @@ class PooledPostgresEventLogStorage(DeferredStepEvents, PostgresEventLogStorage)
         token_provider: Any = None,
     ) -> None:
         self._engine_pid = os.getpid()
-        self._init_deferral()
         super().__init__(postgres_url, should_autocreate_tables, inst_data=inst_data, token_provider=token_provider)
         unpooled = self._engine
         self._engine = create_pg_engine(
@@ -649,7 +649,7 @@ class BatchedEventsInstance(DagsterInstance):
         return InstanceRef.config_defaults(base_dir)
 
     def _get_event_batch_size(self) -> int:
-        return int(os.getenv("DAGSTER_EVENT_BATCH_SIZE", str(EVENT_BATCH_SIZE)))
+        return event_batch_size()
 
 
 class PooledSqliteInstance(BatchedEventsInstance):
