@@ -17,6 +17,7 @@ from toast_assets.contract import BY_ENTITY
 from toast_assets.landing.lake import LocalLakeResource
 from toast_assets.landing.landing import land
 from toast_assets.landing.local_source import LocalExportTree
+from toast_assets.raw import duckdb_warehouse
 from toast_assets.raw.duckdb_warehouse import DuckDBWarehouseResource
 from toast_assets.raw.load import load_raw
 from toast_assets.testing import load_raw_from_tree
@@ -359,3 +360,71 @@ def test_the_warehouse_caps_duckdbs_memory_when_told(tmp_path: Path) -> None:
     lots = DuckDBWarehouseResource(database=str(tmp_path / "toast.duckdb"), memory_limit="lots")
     with pytest.raises(ValueError, match="'lots' is not a size"), lots.connection():
         pass
+
+
+def test_row_numbers_follow_each_file_while_the_read_runs_ahead_of_the_insert(
+    tree: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thirty order files read on the second connection in batches of 50 rows, at most two
+    waiting (the reader blocks on the insert many times): every loaded row carries the record
+    number the csv module gives its order id in its own file, rejects included."""
+    monkeypatch.setattr(duckdb_warehouse, "STREAM_ROWS", 50)
+    monkeypatch.setattr(duckdb_warehouse, "STREAM_QUEUE_BATCHES", 2)
+    headers = list(ORDERS.headers)
+    expected: dict[tuple[str, int], str] = {}
+    rejected: set[tuple[str, int]] = set()
+    for index in range(30):
+        location = f"1852{index:02d}"
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(headers)
+        for number in range(1, 121 + index):
+            if index % 7 == 3 and number in (4, 77):
+                buffer.write(f"short,row,{number}\n")
+            else:
+                writer.writerow([order_row(f"13{index:02d}{number:05d}")[h] for h in headers])
+        path = day_folder(tree, location) / "OrderDetails.csv"
+        path.parent.mkdir(parents=True)
+        path.write_text(buffer.getvalue())
+        for number, row in enumerate(list(csv.reader(io.StringIO(buffer.getvalue(), newline="")))[1:], start=1):
+            if len(row) == len(headers):
+                expected[(location, number)] = row[headers.index("Order Id")]
+            else:
+                rejected.add((location, number))
+
+    load_raw_from_tree(tree, db, [DAY])
+
+    loaded = query(db, "SELECT _location_id, _row_number, order_id FROM toast_raw.order_details")
+    assert len(loaded) == len(expected) > 30 * 50
+    assert {(location, number): order_id for location, number, order_id in loaded} == expected
+    assert set(query(db, "SELECT location_id, row_number FROM toast_raw.quarantine")) == rejected
+
+
+def test_a_failed_read_reaches_the_insert_with_its_own_error(tmp_path: Path) -> None:
+    """The second connection's read fails on a file that is not there: the insert's thread
+    gets DuckDB's error naming the file, and closing the stream ends the reading thread."""
+    present = tmp_path / "present.csv"
+    write_csv(present, ["a"], [["1"], ["2"]])
+    missing = tmp_path / "missing.csv"
+    with duckdb.connect(str(tmp_path / "t.duckdb")) as conn:
+        stream = duckdb_warehouse._CsvStream(conn, ("a",), "utf-8", 1, [str(present), str(missing)], "failed")
+        with pytest.raises(duckdb.IOException, match="missing.csv"):
+            stream.reader.read_all()
+        stream.close()
+        assert not stream._thread.is_alive()
+
+
+def test_closing_a_stream_the_insert_stopped_reading_ends_its_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An insert that fails after its first batch leaves the reader blocked on a full queue:
+    closing the stream stops it at once, with nothing left running on the second connection."""
+    monkeypatch.setattr(duckdb_warehouse, "STREAM_ROWS", 10)
+    monkeypatch.setattr(duckdb_warehouse, "STREAM_QUEUE_BATCHES", 1)
+    path = tmp_path / "many.csv"
+    write_csv(path, ["a"], [[str(n)] for n in range(10_000)])
+    with duckdb.connect(str(tmp_path / "t.duckdb")) as conn:
+        stream = duckdb_warehouse._CsvStream(conn, ("a",), "utf-8", 1, [str(path)], "stopped")
+        first = stream.reader.read_next_batch()
+        assert first.column("a").to_pylist() == [str(n) for n in range(10)]
+        stream.close()
+        assert not stream._thread.is_alive()
+        assert stream.rejects is None  # it never reached the end of the files

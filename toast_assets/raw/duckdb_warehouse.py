@@ -17,8 +17,10 @@ import functools
 import io
 import itertools
 import json
+import queue
 import re
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -55,6 +57,8 @@ MAX_LINE_BYTES = 8 * 1024 * 1024
 CHECK_BATCH_ROWS = 100_000
 # What names a raw row for the checks and for moving it to quarantine.
 ROW_IDENTITY = ("_location_id", "_business_date", "_source_file", "_row_number")
+# Batches of STREAM_ROWS held between the read of a layout's files and their insert (_CsvStream).
+STREAM_QUEUE_BATCHES = 8
 # Rows per batch streamed out of DuckDB towards a frame.
 STREAM_ROWS = 16_384
 
@@ -477,7 +481,7 @@ def _load_group(
     present = set(signature)
     select_columns = [_q(c) if c in present else "NULL" for c in toast_file.column_names]
     extras = members[0].mapping.extra_targets
-    params: dict[str, object] = {"paths": [m.path for m in members], "loaded_at": loaded_at}
+    params: dict[str, object] = {"loaded_at": loaded_at}
     if extras:
         pairs = []
         for index, (target, header) in enumerate(extras):
@@ -487,34 +491,38 @@ def _load_group(
         extra_sql = f"CASE WHEN {all_null} THEN NULL ELSE json_object({', '.join(pairs)})::VARCHAR END"
     else:
         extra_sql = "NULL"
-    columns_struct = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in signature) + "}"
     target_columns = ", ".join([*map(_q, toast_file.column_names), _q(EXTRA_COLUMN), *(_q(n) for n, _ in LINEAGE_COLUMNS)])
-    # Row numbers come from the scan order, which DuckDB preserves for a CSV scan while
-    # preserve_insertion_order is on: files in the order given, rows in file order. A file's
-    # rows are numbered from where its records start when every record before it was loaded;
-    # a file whose first row then is not 1 (records rejected before it) is shifted below, and
-    # rows after a rejected record are renumbered with the rejects. Numbering per file with a
-    # window (the scan's number minus its minimum by file name) held every row of the scan in
-    # memory at once: day-200's load alone peaked about 450 MB higher and took 3 s longer.
-    conn.execute(
-        f"""
-        INSERT INTO {RAW_SCHEMA}.{_q(entity)} ({target_columns})
-        SELECT {", ".join("s." + c if c != "NULL" else c for c in select_columns)},
-               {extra_sql},
-               f.location_id, f.business_date, f.source_file, f.sha256,
-               s._scan_rn - f.row_offset,
-               $loaded_at
-        FROM (
-            SELECT *, row_number() OVER () AS _scan_rn
-            FROM read_csv($paths, columns = {columns_struct}, header = false, skip = {int(skip)}, filename = true,
-                          auto_detect = false, hive_partitioning = false, delim = ',', quote = '"', escape = '"', strict_mode = true,
-                          null_padding = false, encoding = '{encoding}', max_line_size = {MAX_LINE_BYTES},
-                          store_rejects = true, rejects_table = '{rejects}', rejects_scan = '{reject_scans}')
-        ) s
-        JOIN {files_table} f ON f.path = s.filename
-        """,
-        params,
-    )
+    # Row numbers come from the order of the read's rows (see _CsvStream), which the window
+    # follows: it runs on one thread. A file's rows are numbered from where its records start
+    # when every record before it was loaded; a file whose first row then is not 1 (records
+    # rejected before it) is shifted below, and rows after a rejected record are renumbered
+    # with the rejects. Numbering per file with a window (the scan's number minus its minimum
+    # by file name) held every row of the scan in memory at once.
+    stream = _CsvStream(conn, signature, encoding, skip, [m.path for m in members], suffix)
+    conn.register(f"_rows_{suffix}", stream.reader)
+    try:
+        conn.execute(
+            f"""
+            INSERT INTO {RAW_SCHEMA}.{_q(entity)} ({target_columns})
+            SELECT {", ".join("s." + c if c != "NULL" else c for c in select_columns)},
+                   {extra_sql},
+                   f.location_id, f.business_date, f.source_file, f.sha256,
+                   s._scan_rn - f.row_offset,
+                   $loaded_at
+            FROM (SELECT *, row_number() OVER () AS _scan_rn FROM _rows_{suffix}) s
+            JOIN {files_table} f ON f.path = s.filename
+            """,
+            params,
+        )
+    except Exception:
+        stream.raise_failure()  # the reader's own error says more than the stream's
+        raise
+    finally:
+        conn.unregister(f"_rows_{suffix}")
+        stream.close()
+    stream.raise_failure()
+    conn.register(rejects, stream.rejects)
+    conn.register(reject_scans, stream.reject_scans)
     loaded, shifted = {}, []
     for source_file, count, first in conn.execute(
         f"SELECT _source_file, count(*), min(_row_number) FROM {RAW_SCHEMA}.{_q(entity)} "
@@ -562,9 +570,90 @@ def _load_group(
     if record_numbers and any(reject_lines.get(key) for key in record_numbers):
         _quarantine_rejects(conn, entity, files_table, rejects, reject_scans, loaded_at, record_numbers, len(signature))
     conn.execute(f"DROP TABLE IF EXISTS {files_table}")
-    conn.execute(f"DROP TABLE IF EXISTS {rejects}")
-    conn.execute(f"DROP TABLE IF EXISTS {reject_scans}")
+    conn.unregister(rejects)
+    conn.unregister(reject_scans)
     return disputed
+
+
+class _CsvStream:
+    """A layout's files read by DuckDB's CSV reader on a second connection, as an Arrow stream.
+
+    The insert numbers rows with a window, which DuckDB runs on one thread, and a read inside
+    the insert ran on that thread too: a day-200 load used one core of two. Here a thread reads
+    the files on a second connection of the same database (DuckDB releases the GIL) while the
+    insert consumes the batches, so reading and inserting use a core each. Rows stay in file
+    order: a query's result keeps its scan's order while preserve_insertion_order is on
+    (DuckDB's default), and the files are read in one scan as before, so the reader's rejects
+    are the same. At most STREAM_QUEUE_BATCHES batches wait between the two. The second
+    connection only reads files, so the load stays one transaction on the first.
+    """
+
+    def __init__(
+        self, conn: duckdb.DuckDBPyConnection, signature: tuple[str, ...], encoding: str, skip: int, paths: list[str], suffix: str
+    ):
+        self._columns = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in signature) + "}"
+        self._encoding, self._skip = encoding, int(skip)
+        self._paths = paths
+        self._reject_names = (f"_stream_rejects_{suffix}", f"_stream_reject_scans_{suffix}")
+        self._schema = arrow.schema([*((name, arrow.string()) for name in signature), ("filename", arrow.string())])
+        self._queue: queue.Queue = queue.Queue(maxsize=STREAM_QUEUE_BATCHES)
+        self._stop = threading.Event()
+        self._failure: Exception | None = None
+        self.rejects: arrow.Table | None = None  # the reader's reject tables, once the rows are read
+        self.reject_scans: arrow.Table | None = None
+        self._cursor = conn.cursor()
+        self._thread = threading.Thread(target=self._read, name="toast-csv-stream", daemon=True)
+        self._thread.start()
+        self.reader = arrow.RecordBatchReader.from_batches(self._schema, self._batches())
+
+    def _read(self) -> None:
+        try:
+            result = self._cursor.execute(
+                f"""SELECT * FROM read_csv($paths, columns = {self._columns}, header = false, skip = {self._skip},
+                        filename = true, auto_detect = false, hive_partitioning = false, delim = ',', quote = '"',
+                        escape = '"', strict_mode = true, null_padding = false, encoding = '{self._encoding}',
+                        max_line_size = {MAX_LINE_BYTES}, store_rejects = true, rejects_table = '{self._reject_names[0]}',
+                        rejects_scan = '{self._reject_names[1]}')""",
+                {"paths": self._paths},
+            ).to_arrow_reader(STREAM_ROWS)
+            for batch in result:
+                if batch.schema != self._schema:
+                    batch = batch.cast(self._schema)
+                if not self._put(batch):
+                    return
+            self.rejects, self.reject_scans = (self._cursor.execute(f"SELECT * FROM {name}").to_arrow_table() for name in self._reject_names)
+        except Exception as exc:  # noqa: BLE001 - raised again in the insert's thread, which reports it
+            self._failure = exc
+        finally:
+            self._put(None)
+
+    def _put(self, item: arrow.RecordBatch | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _batches(self) -> Iterator[arrow.RecordBatch]:
+        while (batch := self._queue.get()) is not None:
+            yield batch
+        self.raise_failure()
+
+    def raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def close(self) -> None:
+        """Stop the reading thread (after a failed insert) and close its connection."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._cursor.interrupt()
+        self._thread.join()
+        for name in self._reject_names:
+            self._cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        self._cursor.close()
 
 
 def _quarantine_rejects(
