@@ -520,7 +520,8 @@ def _load_group(
     finally:
         conn.unregister(f"_rows_{suffix}")
         stream.close()
-    stream.raise_failure()
+    # The stream's last batch raised any failure of the read, so the INSERT succeeding means
+    # the files were read to the end and their rejects are in.
     conn.register(rejects, stream.rejects)
     conn.register(reject_scans, stream.reject_scans)
     loaded, shifted = {}, []
