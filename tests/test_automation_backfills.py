@@ -69,6 +69,7 @@ def test_automation_is_wired_into_the_code_location(tmp_path: Path, monkeypatch:
     assert arrival.job_name == "toast_daily" and arrival.default_status == switched_on
     assert repository.get_sensor_def("toast_run_failure_alert").default_status == dg.DefaultSensorStatus.RUNNING
     assert repository.get_sensor_def("toast_quality_digest").default_status == dg.DefaultSensorStatus.RUNNING
+    assert repository.get_sensor_def("toast_lost_retry_alert").default_status == dg.DefaultSensorStatus.RUNNING
     schedule = repository.get_schedule_def("toast_daily_schedule")
     assert schedule.job_name == "toast_daily" and schedule.default_status.value == switched_on.value
     assert {"notifier", "toast_sftp", "lake"} <= set(defs.resources)

@@ -5,7 +5,9 @@
   message; a slow listing stops at the time budget;
 - failure alert: a real failed run (refused SFTP key) posts its link, date, locations and
   failed step to a local webhook;
-- quality digest: a successful run with failing checks posts one message with all of them.
+- quality digest: a successful run with failing checks posts one message with all of them;
+- lost retry: a failed run meant to be retried whose retry never started is posted once, after
+  the grace period (the clock moved forward by patching the sensor's `_now`).
 """
 
 import os
@@ -21,12 +23,14 @@ import pytest
 from servers import webhook_server
 from toast_assets.automation.cursor import ArrivalCursor, ArrivalSettings
 from toast_assets.automation.alerts import FILES_DIGEST_TAG, LOCATIONS_TAG, TRIGGER_TAG, run_dates
+from toast_assets.automation import sensors
 from toast_assets.automation.sensors import (
     ARRIVAL,
     ArrivalConfig,
     ListingTooSlow,
     evaluate_arrivals,
     toast_arrival_sensor,
+    toast_lost_retry_alert,
     toast_quality_digest,
     toast_run_failure_alert,
 )
@@ -231,6 +235,56 @@ def test_failure_alert_waits_for_the_last_automatic_retry(tmp_path: Path) -> Non
         ).for_run_failure()
         toast_run_failure_alert(context)
         assert webhook.received == []
+
+
+def test_a_failed_run_whose_automatic_retry_never_starts_is_posted_once_after_the_grace_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three real failed runs of a date: one the daemon retried (its retry tag set), one not to
+    be retried (the failure alert's), and one meant to be retried that never was. Only the
+    last is posted, not before TOAST_RETRY_GRACE_MINUTES after its end, and once."""
+
+    @dg.asset(partitions_def=dg.DailyPartitionsDefinition(start_date="2026-01-01"))
+    def breaks() -> None:
+        raise RuntimeError("the worker's disk filled up")
+
+    monkeypatch.setenv("TOAST_RETRY_GRACE_MINUTES", "10")
+    with dg.instance_for_test() as instance, webhook_server() as webhook:
+        def fail(tags: dict[str, str]) -> str:
+            result = dg.materialize([breaks], instance=instance, raise_on_error=False, partition_key="2026-03-02", tags=tags)
+            assert not result.success
+            return result.run_id
+
+        retried = fail({"dagster/will_retry": "true", "dagster/auto_retry_run_id": "a-retry"})
+        not_retried = fail({"dagster/will_retry": "false"})
+        lost = fail({"dagster/will_retry": "true"})
+        ended = instance.get_run_record_by_id(lost).end_time
+        context = dg.build_sensor_context(
+            instance=instance,
+            resources={
+                "notifier": ToastNotifier(webhook_url=webhook.url, dagster_url="http://dagster.example.com:3000/"),
+                "lake": LocalLakeResource(root=str(tmp_path / "lake")),
+                "toast_sftp": ToastSftpResource(host="127.0.0.1", username="x"),
+            },
+        )
+
+        monkeypatch.setattr(sensors, "_now", lambda: ended + 9 * 60)
+        skipped = toast_lost_retry_alert(context)
+        assert webhook.received == [], "within the grace period the retry may still start"
+        assert "1 failed run(s) waiting" in skipped.skip_message
+
+        monkeypatch.setattr(sensors, "_now", lambda: ended + 11 * 60)
+        toast_lost_retry_alert(context)
+        assert len(webhook.received) == 1
+        text = webhook.texts()[0]
+        assert "Toast pipeline run FAILED for 2026-03-02: its automatic retry never started" in text
+        assert f"http://dagster.example.com:3000/runs/{lost}" in text
+        assert "no retry started within 10 minutes of its end" in text
+        assert "the worker's disk filled up" in text
+        assert retried not in text and not_retried not in text
+
+        toast_lost_retry_alert(context)  # the next tick, with the cursor the last one left
+        assert len(webhook.received) == 1, "posted once"
 
 
 CHECKED = dg.AssetKey(["toast_marts", "daily_sales_summary"])

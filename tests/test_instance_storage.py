@@ -20,13 +20,17 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import step_run
+import yaml
 from connection_count import chatty_job, chatty_run_config, run_counting_connections
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from range_run import count_writes, first_batch_fails, range_runs
+from run_failure_race import ReexecutionReader, handed_after_a_read_in_between, started_run
 
 from toast_assets.lib.instance_storage import (
     EVENT_WRITE_DELAY_SECONDS,
     KEPT_SQLITE_DATABASES,
+    RUN_FAILURE_SETTLE_SECONDS,
     PooledSqliteEventLogStorage,
     PooledSqliteInstance,
 )
@@ -385,3 +389,55 @@ assert instance.event_log_storage._held, "the message should be held"
     assert result.returncode == 0, result.stderr
     with dg.DagsterInstance.from_config(str(home)) as reader:
         assert [e.user_message for e in reader.all_logs("run-at-exit")] == ["held at exit"]
+
+
+def _retrying_stock_home(tmp_path: Path) -> Path:
+    """Dagster's default instance with the project's run retries."""
+    home = _home(tmp_path, "stock", False)
+    retries = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())["run_retries"]
+    (home / "dagster.yaml").write_text(yaml.safe_dump({"telemetry": {"enabled": False}, "run_retries": retries}))
+    return home
+
+
+def test_a_run_failure_read_before_the_run_is_recorded_failed_is_still_retried(tmp_path: Path) -> None:
+    """The daemon's automatic re-execution reads a lost worker's run failure after the
+    instance stored the event and before it recorded the run as failed (run_failure_race).
+    With Dagster's stock storage the daemon is handed the run still STARTED, answers that it
+    will not be retried, and never reads the failure again, while the run ends up failed and
+    tagged to be retried. With the embedded default's storage the read stops before that
+    failure, and the next read hands over the failed run, to be retried, once."""
+    with dg.DagsterInstance.from_config(str(_retrying_stock_home(tmp_path))) as stock:
+        run_id, handed = handed_after_a_read_in_between(stock)
+    assert handed == [(run_id, "STARTED", False)], handed  # the race Dagster loses
+
+    with dg.DagsterInstance.from_config(str(_home(tmp_path, "project", True))) as instance:
+        run_id, handed = handed_after_a_read_in_between(instance)
+    assert handed == [(run_id, "FAILURE", True)], handed
+
+
+def test_a_run_failure_whose_run_is_never_recorded_waits_then_is_handed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure event whose writer died before recording the run: the reads hold it, and the
+    failures after it, until it is RUN_FAILURE_SETTLE_SECONDS old; then both are handed over,
+    each once, as Dagster hands them over at once."""
+    with dg.DagsterInstance.from_config(str(_home(tmp_path, "project", True))) as instance:
+        reader = ReexecutionReader(instance)
+        orphan, later = started_run(instance), started_run(instance)
+        failure = dg.DagsterEvent(event_type_value=dg.DagsterEventType.RUN_FAILURE.value, job_name="daily", message="lost")
+        entry = EventLogEntry(
+            error_info=None, level=40, user_message="lost", run_id=orphan.run_id, timestamp=time.time(),
+            job_name="daily", dagster_event=failure,
+        )  # fmt: skip
+        instance.event_log_storage.store_event(entry)  # and nothing more: the run is still STARTED
+        instance.report_run_failed(later, "the run worker was lost")
+
+        reader.read()
+        reader.read()
+        assert reader.handed == [], "held behind the orphaned failure"
+
+        assert RUN_FAILURE_SETTLE_SECONDS >= 30  # a writer's next statement, even on a loaded machine
+        monkeypatch.setattr("toast_assets.lib.instance_storage.RUN_FAILURE_SETTLE_SECONDS", 0.0)
+        reader.read()
+        reader.read()
+        assert sorted(reader.handed) == sorted([(orphan.run_id, "STARTED", False), (later.run_id, "FAILURE", True)])

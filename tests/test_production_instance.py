@@ -42,6 +42,7 @@ from dagster._core.storage.tags import PARTITION_NAME_TAG, SENSOR_NAME_TAG
 from dagster._utils.tags import TagConcurrencyLimitsCounter
 from postgres import PostgresServer, postgres_server  # noqa: F401  (session fixture)
 from range_run import first_batch_fails, range_runs
+from run_failure_race import handed_after_a_read_in_between
 from sftp_fixtures import SftpServerFactory
 
 from toast_assets.demo.generator import GenerationSummary, generate
@@ -191,6 +192,26 @@ def test_the_event_log_keeps_its_connection_instead_of_one_per_event(
     assert stock_many - stock_few >= 90, (stock_few, stock_many)  # one per event
     assert many - few <= 1, (few, many)  # none per event
     assert many < stock_many / 3, (many, stock_many)
+
+
+def test_a_run_failure_read_before_the_run_is_recorded_failed_is_still_retried_on_postgres(
+    dagster_home: Path, stock_postgres_home: Path
+) -> None:
+    """The daemon's automatic re-execution reads a lost worker's run failure between the
+    instance's storing of the event and its recording of the run as failed
+    (run_failure_race). dagster-postgres' own storage hands the run over still STARTED, not
+    to be retried, and the failure is never read again; deploy/dagster.yaml's holds the read
+    back until the run is recorded, and hands over the failed run, to be retried, once."""
+    stock_config = yaml.safe_load((stock_postgres_home / "dagster.yaml").read_text())
+    stock_config["run_retries"] = production_instance_yaml()["run_retries"]
+    (stock_postgres_home / "dagster.yaml").write_text(yaml.safe_dump(stock_config))
+    with dg.DagsterInstance.from_config(str(stock_postgres_home)) as stock:
+        run_id, handed = handed_after_a_read_in_between(stock)
+    assert handed == [(run_id, "STARTED", False)], handed  # the race dagster-postgres loses
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        run_id, handed = handed_after_a_read_in_between(instance)
+    assert handed == [(run_id, "FAILURE", True)], handed
 
 
 def test_a_range_run_stores_what_dagster_postgres_stores_in_writes_per_run_not_per_date(

@@ -10,6 +10,10 @@
   link, business dates, locations, the failed step and the failed rules.
 - `toast_quality_digest` posts, for each successful run whose checks found problems, one
   message with the blocking failures and the warnings of its business dates.
+- `toast_lost_retry_alert` posts a failed run that Dagster meant to retry automatically
+  (`dagster/will_retry=true`, so the failure alert stayed quiet) when no retry has started
+  within TOAST_RETRY_GRACE_MINUTES of its end: the daemon was down, or missed the failure.
+  Without it such a date stays unloaded and nobody is told.
 
     TOAST_ARRIVAL_INTERVAL_SECONDS      seconds between looks at the server (default 300)
     TOAST_ARRIVAL_SETTLE_SECONDS        files untouched this long count as complete (default 600)
@@ -18,11 +22,14 @@
     TOAST_ARRIVAL_LOOKBACK_DAYS         business dates looked at, before today (default 10)
     TOAST_ARRIVAL_TIME_BUDGET_SECONDS   longest look at the server per tick (default 40)
     TOAST_ALERT_INTERVAL_SECONDS        seconds between checks for failed runs (default 30)
+    TOAST_RETRY_GRACE_MINUTES           a failed run's automatic retry counts as lost when it
+                                        has not started this long after the run ended (default 10)
     TOAST_AUTOMATION_DEFAULT_STATUS     `running` or `stopped`: the arrival sensor and the daily
                                         schedule on a fresh instance (default running; the UI
                                         switch wins once touched)
 """
 
+import json
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -31,6 +38,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+from dagster._core.storage.dagster_run import RunsFilter
 
 from toast_assets.automation.alerts import (
     FILES_DIGEST_TAG,
@@ -59,7 +67,12 @@ DAILY_JOB = "toast_daily"
 ARRIVAL_SENSOR = "toast_arrival_sensor"
 FAILURE_SENSOR = "toast_run_failure_alert"
 DIGEST_SENSOR = "toast_quality_digest"
+LOST_RETRY_SENSOR = "toast_lost_retry_alert"
 WILL_RETRY_TAG = "dagster/will_retry"
+AUTO_RETRY_RUN_ID_TAG = "dagster/auto_retry_run_id"  # set by the daemon when it launches the retry
+# Failed runs looked at for a retry that never started: those that ended within this window.
+LOST_RETRY_LOOKBACK_SECONDS = 24 * 3600
+LOST_RETRY_LIMIT = 200
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
@@ -103,6 +116,12 @@ def alert_interval(env: Mapping[str, str] | None = None) -> int:
     """Seconds between the alert sensors' looks at finished runs (`TOAST_ALERT_INTERVAL_SECONDS`)."""
     env = os.environ if env is None else env
     return int(_number(env, "TOAST_ALERT_INTERVAL_SECONDS", 30, 1))
+
+
+def retry_grace_seconds(env: Mapping[str, str] | None = None) -> float:
+    """How long after a failed run ends its automatic retry may take to start (`TOAST_RETRY_GRACE_MINUTES`)."""
+    env = os.environ if env is None else env
+    return _number(env, "TOAST_RETRY_GRACE_MINUTES", 10, 1) * 60
 
 
 def automation_default_status(env: Mapping[str, str] | None = None) -> bool:
@@ -308,4 +327,75 @@ def toast_quality_digest(context: dg.RunStatusSensorContext, notifier: ToastNoti
     return None
 
 
-ALERT_SENSORS = [toast_run_failure_alert, toast_quality_digest]
+def _now() -> float:
+    return time.time()
+
+
+@dg.sensor(
+    name=LOST_RETRY_SENSOR,
+    minimum_interval_seconds=alert_interval(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Posts a failed run Dagster meant to retry automatically (so the failure alert stayed quiet) when no retry "
+        "started within TOAST_RETRY_GRACE_MINUTES (default 10) of its end."
+    ),
+)
+def toast_lost_retry_alert(
+    context: dg.SensorEvaluationContext, notifier: ToastNotifier, lake: LakeResource, toast_sftp: ToastSftpResource
+) -> dg.SkipReason:
+    now, grace = _now(), retry_grace_seconds()
+    records = context.instance.get_run_records(
+        filters=RunsFilter(
+            statuses=[dg.DagsterRunStatus.FAILURE],
+            tags={WILL_RETRY_TAG: "true"},
+            updated_after=datetime.fromtimestamp(now - LOST_RETRY_LOOKBACK_SECONDS, tz=ZoneInfo("UTC")),
+        ),
+        limit=LOST_RETRY_LIMIT,
+    )
+    waiting = [
+        r for r in records
+        if AUTO_RETRY_RUN_ID_TAG not in r.dagster_run.tags and r.end_time and now - r.end_time < LOST_RETRY_LOOKBACK_SECONDS
+    ]  # fmt: skip
+    alerted = set(json.loads(context.cursor)) if context.cursor else set()
+    lost = [
+        r.dagster_run
+        for r in waiting
+        if now - r.end_time >= grace and r.dagster_run.run_id not in alerted  # ty: ignore[unsupported-operator]
+    ]
+    for run in sorted(lost, key=lambda r: r.run_id):
+        dates = run_dates(run.tags)
+        failure = context.instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+        alert = failure_alert(
+            run,
+            notifier.run_url(run.run_id),
+            dates,
+            run_locations(run, dates, lake, toast_sftp),
+            step_failure_lines(_step_failures(context.instance, run.run_id), step_retries(context.instance, run.run_id)),
+            check_problems(context.instance, run.run_id),
+            failure[-1].event_log_entry.message if failure else None,
+        )
+        notifier.send(
+            replace(
+                alert,
+                title=f"{alert.title}: its automatic retry never started",
+                lines=[
+                    f"Dagster meant to retry this run; no retry started within {grace / 60:g} minutes of its end.",
+                    "Check that dagster-daemon is running, then re-execute the run from its page.",
+                    *alert.lines,
+                ],
+            )
+        )
+        alerted.add(run.run_id)
+    # Remember only what is still looked at, so the cursor stays small.
+    context.update_cursor(json.dumps(sorted(alerted & {r.dagster_run.run_id for r in waiting})))
+    if lost:
+        return dg.SkipReason(f"posted {len(lost)} failed run(s) whose automatic retry never started")
+    return dg.SkipReason(f"{len(waiting)} failed run(s) waiting for their automatic retry, none past the grace period")
+
+
+def _step_failures(instance: dg.DagsterInstance, run_id: str) -> list[dg.DagsterEvent]:
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records
+    return [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event is not None]
+
+
+ALERT_SENSORS = [toast_run_failure_alert, toast_quality_digest, toast_lost_retry_alert]

@@ -27,6 +27,9 @@ its own write of three to five statements; they are now held for up to a second
 process, before any read of a run's events or check results, when the second is up, and at
 exit (`DeferredStepEvents`).
 
+Both also hand a run's failure to Dagster's automatic re-execution only once the run is
+recorded as failed (`SettledRunFailures`): read in between, the daemon would never retry it.
+
 The embedded default's `dagster.yaml` names `PooledSqliteInstance` (a `BatchedEventsInstance`
 whose default storage is the SQLite one, in the instance's own folder); production's
 `deploy/dagster.yaml` names `BatchedEventsInstance` and `PooledPostgresEventLogStorage`.
@@ -53,11 +56,13 @@ from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, DagsterEventT
 from dagster._core.events.log import EventLogEntry
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.dagster_run import DagsterRunStatus
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SQLITE_BUSY_TIMEOUT_SECONDS, SqliteEventLogStorage
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
+from dagster._core.storage.tags import WILL_RETRY_TAG
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
@@ -118,6 +123,9 @@ READS_OF_STEP_EVENTS = (
     "get_checkpointed_asset_check_state",
     "get_asset_check_state",
 )
+# How long a run's failure event may wait for its run to be recorded as failed before a read
+# for automatic re-execution takes it anyway (its writer died in between).
+RUN_FAILURE_SETTLE_SECONDS = 60.0
 
 
 class AssetEventBatches(SqlEventLogStorage):
@@ -451,7 +459,52 @@ def _asset_table_writes(events: list[EventLogEntry]) -> list[int]:
     return sorted({*last_materialization.values(), *last_run.values(), *last_event.values()})
 
 
-class PooledSqliteEventLogStorage(DeferredStepEvents, SqliteEventLogStorage):
+class SettledRunFailures(SqlEventLogStorage):
+    """Run failures handed to Dagster's automatic re-execution only once their run is recorded
+    as failed.
+
+    The daemon's re-execution (its event log consumer) reads run failure events by storage
+    id, asks each failed run whether it will be retried, and moves its cursor past what it
+    read. The instance stores a run's failure event before it records the run as failed and
+    tags whether it will be retried (`dagster/will_retry`). A read between the two finds the
+    run still STARTED, decides it will not be retried, and never reads the event again: the
+    run is left failed, tagged to be retried, and never retried. A run worker lost at night
+    then leaves its business date unloaded.
+
+    Here such a read stops before the first failure whose run is not yet recorded (failed,
+    and tagged when run retries are on), so its cursor stays before it and the next read
+    takes it up. A failure whose run is never recorded, because its writer died in between,
+    is handed over once RUN_FAILURE_SETTLE_SECONDS old, as Dagster would have at once."""
+
+    def get_logs_for_all_runs_by_log_id(  # ty: ignore[invalid-method-override]
+        self,
+        after_cursor: int = -1,
+        dagster_event_type: DagsterEventType | set[DagsterEventType] | None = None,
+        limit: int | None = None,
+    ) -> Mapping[int, EventLogEntry]:
+        found = super().get_logs_for_all_runs_by_log_id(after_cursor, dagster_event_type, limit)
+        settled: dict[int, EventLogEntry] = {}
+        for storage_id in sorted(found):
+            if not self._run_failure_settled(found[storage_id]):
+                break
+            settled[storage_id] = found[storage_id]
+        return settled
+
+    def _run_failure_settled(self, entry: EventLogEntry) -> bool:
+        if entry.dagster_event_type != DagsterEventType.RUN_FAILURE or not self.has_instance:
+            return True
+        if time.time() - entry.timestamp >= RUN_FAILURE_SETTLE_SECONDS:
+            return True
+        instance = self._instance
+        run = instance.get_run_by_id(entry.run_id)  # ty: ignore[possibly-missing-attribute]
+        if run is None:  # deleted: nothing to retry
+            return True
+        if run.status != DagsterRunStatus.FAILURE:
+            return False
+        return not instance.run_retries_enabled or WILL_RETRY_TAG in run.tags  # ty: ignore[possibly-missing-attribute]
+
+
+class PooledSqliteEventLogStorage(SettledRunFailures, DeferredStepEvents, SqliteEventLogStorage):
     """Dagster's SQLite event log storage (one database per run plus an index database, in
     `base_dir`), with each database's connection kept open between events instead of
     reopened per event, and asset events and a step's outputs, check results and messages
@@ -536,7 +589,7 @@ class PooledSqliteEventLogStorage(DeferredStepEvents, SqliteEventLogStorage):
             self._engines.clear()
 
 
-class PooledPostgresEventLogStorage(DeferredStepEvents, PostgresEventLogStorage):
+class PooledPostgresEventLogStorage(SettledRunFailures, DeferredStepEvents, PostgresEventLogStorage):
     """dagster-postgres' event log storage with one connection kept open per process (plus
     short-lived extra ones while several threads write at once), checked before each use so
     a restarted database server costs a reconnect, not a failed run; asset events and a
