@@ -8,7 +8,9 @@ keeps of such runs (the event log in storage order, the check executions and wha
 stored ids point at) so that Dagster's stock storage and ours can be compared for equality.
 """
 
+import sys
 import threading
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -86,6 +88,15 @@ def run_in_background(home: Path) -> tuple[threading.Thread, list[str]]:
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     return thread, run_ids
+
+
+def thread_stacks() -> str:
+    """Every thread's stack in this process, for a run that did not finish in time."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    return "\n".join(
+        f"--- thread {names.get(ident, ident)}:\n{''.join(traceback.format_stack(frame))}"
+        for ident, frame in sys._current_frames().items()
+    )
 
 
 def _describe(entry: dg.EventLogEntry) -> tuple:

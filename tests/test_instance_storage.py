@@ -283,7 +283,7 @@ def test_a_running_steps_held_events_reach_other_readers_within_the_delay(
         released.set()
         step_run.pause_after_first_message[0] = None
     thread.join(60)
-    assert run_ids, "the run did not finish"
+    assert run_ids, f"the run did not finish:\n{step_run.thread_stacks() if thread.is_alive() else 'its thread ended first'}"
 
 
 def test_held_events_that_fail_to_be_written_together_are_stored_one_by_one_once(
