@@ -33,7 +33,9 @@ def test_project_parses_and_compiles_for_bigquery_offline(tmp_path: Path) -> Non
         assert config["incremental_strategy"] == "insert_overwrite"
         assert config["partition_by"] == {"field": "business_date", "data_type": "date", "granularity": "day"}
         assert config["cluster_by"] == ["location_id"]
-        assert config["partitions"] == ["date '2026-10-08'", "date '2026-10-09'", "date '2026-10-10'"]
+        # The window's partitions are computed when the model runs (macros/incremental.sql),
+        # so the parse keeps nothing that depends on the window.
+        assert config["meta"]["toast_window_partitions"] is True and config.get("partitions") is None
     assert nodes["stg_toast__order_details"]["schema"] == "toast_staging"
     assert nodes["int_item_sales"]["schema"] == "toast_intermediate"
     sources = {s["name"]: s for s in manifest["sources"].values()}

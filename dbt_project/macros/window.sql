@@ -1,12 +1,21 @@
 {#
     The business-date window of a run (inclusive ISO dates): vars start_date / end_date when
     given (`dbt build --vars ...` by hand), else TOAST_DBT_START_DATE / TOAST_DBT_END_DATE,
-    how Dagster passes the partition window: a changed environment variable makes dbt
-    re-parse only the files that read it, changed vars the whole project. Neither set =
-    every loaded business date.
+    how Dagster passes the partition window. Neither set = every loaded business date.
+
+    Read only when dbt executes (compiles a node to run it), never while it parses: dbt
+    records an environment variable read at parse time and re-parses every file that read
+    it when its value changes, as it does for every changed var. Each daily run has a new
+    window, so the marts and their tests were re-parsed on every run (about 3 s); now a new
+    window leaves the kept parse state valid. Nothing the parse keeps may depend on the
+    window: BigQuery's partitions to overwrite are computed when the model runs
+    (macros/incremental.sql).
 #}
 
 {% macro toast_window() -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
     {%- set start = var('start_date', none) or env_var('TOAST_DBT_START_DATE', '') -%}
     {%- set end = var('end_date', none) or env_var('TOAST_DBT_END_DATE', '') -%}
     {%- if (start is none or start == '') and (end is none or end == '') -%}
@@ -44,7 +53,9 @@
 {#
     BigQuery insert_overwrite replaces exactly these partitions (a static list, so the
     statement is a plain MERGE that emulators run too). None = dynamic insert_overwrite
-    of the partitions the query returns (a plain `dbt build` without a window).
+    of the partitions the query returns (a plain `dbt build` without a window). Used when
+    the model runs (bq_generate_incremental_build_sql in macros/incremental.sql), for
+    models whose meta has `toast_window_partitions: true`.
 #}
 {% macro toast_window_partitions() -%}
     {%- set window = toast_window() -%}

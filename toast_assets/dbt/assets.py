@@ -3,8 +3,8 @@
 One daily partition is one business date. Every run, a single day or a year-long backfill,
 is one `dbt build` over the run's partition window (single-run backfill policy), because a
 dbt invocation costs seconds. The window goes to dbt as environment variables, not `--vars`:
-changed vars make dbt re-parse the whole project (~6 s), a changed environment variable
-only the few files that read it (the marts, the parse-failure tests).
+changed vars make dbt re-parse the whole project (~6 s). dbt reads them only when it runs a
+node (macros/window.sql), so a new window re-parses nothing.
 """
 
 from collections.abc import Iterator

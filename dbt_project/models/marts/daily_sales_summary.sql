@@ -1,7 +1,7 @@
 {{ config(
     partition_by=toast_mart_partition_by(),
     cluster_by=toast_mart_cluster_by(),
-    partitions=toast_window_partitions(),
+    meta={'toast_window_partitions': true},
 ) }}
 
 -- What each location sold on each business date, by Toast's own definitions. One row per

@@ -1,7 +1,7 @@
 {{ config(
     partition_by=toast_mart_partition_by(),
     cluster_by=toast_mart_cluster_by(),
-    partitions=toast_window_partitions(),
+    meta={'toast_window_partitions': true},
 ) }}
 
 -- How each menu item sold at each location on each business date. Sales columns count

@@ -1,7 +1,7 @@
 {{ config(
     partition_by=toast_mart_partition_by(),
     cluster_by=toast_mart_cluster_by(),
-    partitions=toast_window_partitions(),
+    meta={'toast_window_partitions': true},
 ) }}
 
 -- How each store is trending: the day's sales beside its rolling week, the same weekday a
