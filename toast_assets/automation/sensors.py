@@ -57,7 +57,7 @@ from toast_assets.automation.alerts import (
 from toast_assets.automation.cursor import ArrivalCursor, ArrivalSettings, DateDecision, FileState, decide, skip_message
 from toast_assets.landing.lake import LakeResource
 from toast_assets.landing.landing import read_manifest
-from toast_assets.notify.resources import ToastNotifier
+from toast_assets.notify.resources import Alert, ToastNotifier
 from toast_assets.partitions import DAILY_PARTITIONS
 from toast_assets.settings import ConfigError
 from toast_assets.sftp.client import SftpError, ToastSftpClient
@@ -298,17 +298,32 @@ def toast_run_failure_alert(
         # The instance re-executes it (run retries); the retry alerts if it fails too.
         context.log.info(f"run {run.run_id} failed and will be retried automatically; no alert yet")
         return
+    alert = _failed_run_alert(
+        context.instance, run, notifier, lake, toast_sftp, context.get_step_failure_events(), context.failure_event.message
+    )
+    notifier.send(alert)
+
+
+def _failed_run_alert(
+    instance: dg.DagsterInstance,
+    run: dg.DagsterRun,
+    notifier: ToastNotifier,
+    lake: LakeResource,
+    toast_sftp: ToastSftpResource,
+    step_failures: Sequence[dg.DagsterEvent],
+    run_message: str | None,
+) -> Alert:
+    """The failed-run alert of `run`, from its tags, event log and the lake."""
     dates = run_dates(run.tags)
-    alert = failure_alert(
+    return failure_alert(
         run,
         notifier.run_url(run.run_id),
         dates,
         run_locations(run, dates, lake, toast_sftp),
-        step_failure_lines(context.get_step_failure_events(), step_retries(context.instance, run.run_id)),
-        check_problems(context.instance, run.run_id),
-        context.failure_event.message,
+        step_failure_lines(step_failures, step_retries(instance, run.run_id)),
+        check_problems(instance, run.run_id),
+        run_message,
     )
-    notifier.send(alert)
 
 
 @dg.run_status_sensor(
@@ -363,17 +378,11 @@ def toast_lost_retry_alert(
         if now - r.end_time >= grace and r.dagster_run.run_id not in alerted  # ty: ignore[unsupported-operator]
     ]
     for run in sorted(lost, key=lambda r: r.run_id):
-        dates = run_dates(run.tags)
         failure = context.instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
-        alert = failure_alert(
-            run,
-            notifier.run_url(run.run_id),
-            dates,
-            run_locations(run, dates, lake, toast_sftp),
-            step_failure_lines(_step_failures(context.instance, run.run_id), step_retries(context.instance, run.run_id)),
-            check_problems(context.instance, run.run_id),
+        alert = _failed_run_alert(
+            context.instance, run, notifier, lake, toast_sftp, _step_failures(context.instance, run.run_id),
             failure[-1].event_log_entry.message if failure else None,
-        )
+        )  # fmt: skip
         notifier.send(
             replace(
                 alert,
