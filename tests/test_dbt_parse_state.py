@@ -1,18 +1,21 @@
 """Runs pass the business-date window to dbt as environment variables and keep dbt's parse
 state between runs, per profile, so a run with another window parses nothing again.
 
+A failed run's folder is kept for inspection, then removed after RUN_FOLDER_RETENTION_DAYS.
+
 Real dbt processes on DuckDB files, with dbt's default target folder (`dbt_project/target/`,
 where the state of each test's own DuckDB paths gets its own folder).
 """
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from toast_assets.dbt.partition_vars import partition_window_env
 from toast_assets.dbt.project import DBT_PROJECT_DIR
-from toast_assets.dbt.resources import dbt_resource
+from toast_assets.dbt.resources import RUN_FOLDER_RETENTION_DAYS, dbt_resource
 
 
 def _compile(day: str) -> tuple[str, list[str], Path]:
@@ -62,3 +65,35 @@ def test_a_new_window_reuses_the_parse_state_of_its_profile(tmp_path: Path, monk
     assert "PartialParsingSkipParsing" in second_events, sorted(set(second_events))
     assert "PartialParsingFile" not in second_events
     assert "TOAST_DBT_START_DATE" not in os.environ, "the window is set for the dbt process only"
+
+
+def test_a_failed_runs_folder_is_kept_for_inspection_then_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed dbt run keeps its folder (dbt.log with its statements); a later invocation
+    removes the folders of runs older than the retention, and nothing else."""
+    target = tmp_path / "target"
+    monkeypatch.setenv("DBT_TARGET_PATH", str(target))
+    monkeypatch.setenv("TOAST_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
+    dbt = dbt_resource()
+
+    def failed_run() -> Path:
+        invocation = dbt.cli_with_env(["run-operation", "no_such_macro"], {}, raise_on_error=False)
+        invocation.wait()
+        assert not invocation.is_successful()
+        folder = Path(invocation.target_path)
+        assert folder.parent == target and (folder / "dbt.log").is_file(), "a failed run keeps its folder"
+        return folder
+
+    expired, recent = failed_run(), failed_run()
+    unrelated = target / "notes"  # old, but not named as a run's folder
+    unrelated.mkdir()
+    (unrelated / "keep.txt").write_text("an operator's file")
+    day = 86400
+    for folder, age_days in ((expired, RUN_FOLDER_RETENTION_DAYS + 1), (recent, RUN_FOLDER_RETENTION_DAYS - 1), (unrelated, 400)):
+        stamp = time.time() - age_days * day
+        os.utime(folder, (stamp, stamp))
+
+    latest = failed_run()
+    assert not expired.exists(), "a failed run's folder older than the retention is removed"
+    assert recent.exists() and (recent / "dbt.log").is_file(), "a failed run within the retention is kept"
+    assert (unrelated / "keep.txt").read_text() == "an operator's file"
+    assert latest.exists()

@@ -4,6 +4,7 @@ import hashlib
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -50,6 +51,7 @@ class ToastDbtCliResource(DbtCliResource):
         target_path = Path(kwargs.pop("target_path", None) or self._get_unique_target_path(context=context))
         if not target_path.is_absolute():  # dbt resolves it in the project folder, its working directory
             target_path = Path(self.project_dir) / target_path
+        prune_failed_run_folders(target_path.parent)
         kept = self._parse_state_path()
         try:
             if kept.exists():
@@ -70,8 +72,8 @@ class ToastDbtCliResource(DbtCliResource):
         `target/parse_state/<hash of the profile's settings>/`), written atomically, so
         deployments or tests sharing the project folder do not undo each other's. The run's
         folder (manifest, run results, logs: ~6 MB a run) is removed; a failed run never gets
-        here and keeps its folder for inspection. A read-only project folder (an image) only
-        loses the saving.
+        here and keeps its folder for inspection, for RUN_FOLDER_RETENTION_DAYS
+        (`prune_failed_run_folders`). A read-only project folder (an image) only loses the saving.
         """
         run_target = Path(invocation.target_path)
         state = run_target / PARTIAL_PARSE_FILE
@@ -112,6 +114,40 @@ def _project_target_path(project_dir: Path) -> Path:
 
 
 KEPT_PARSE_STATES = 8  # profiles whose parse state is kept (the most recently used)
+
+
+# A failed dbt run's folder (its dbt.log with every statement, run results, compiled SQL;
+# ~6 MB) is kept this long for inspection, then removed by a later dbt invocation.
+RUN_FOLDER_RETENTION_DAYS = 14
+# dagster-dbt's run folders: `<op>-<run id[:7]>-<uuid[:7]>`, or `<uuid[:7]>` without a context.
+RUN_FOLDER_NAME = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*-[0-9a-f]{7}-)?[0-9a-f]{7}")
+
+
+def prune_failed_run_folders(target_root: Path, retention_days: float = RUN_FOLDER_RETENTION_DAYS) -> list[Path]:
+    """Remove dbt run folders in `target_root` not written to for `retention_days`.
+
+    A successful run removes its own folder (`keep_parse_state`); a failed run's stays, and
+    an unattended deployment whose dbt fails now and then (a warehouse outage, a retried run)
+    would otherwise fill its disk with them. Only folders named as dagster-dbt names a run's
+    folder are touched: the prepared manifest, the kept parse states and anything else in the
+    target folder stay. A running invocation writes to its folder, so it is never this old.
+    Returns the folders removed.
+    """
+    cutoff = time.time() - retention_days * 86400
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(target_root))
+    except OSError:
+        return removed  # no target folder yet, or not readable: nothing to prune
+    for entry in entries:
+        try:
+            stale = entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff
+        except OSError:
+            continue
+        if stale and RUN_FOLDER_NAME.fullmatch(entry.name):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+    return removed
 
 
 def _prune(folder: Path, keep: int) -> None:
