@@ -31,7 +31,7 @@ from google.cloud import storage
 from google.cloud.storage.exceptions import DataCorruption
 from pydantic import Field, PrivateAttr
 
-from toast_assets.landing.lake import LakePathError, LakeResource, check_key
+from toast_assets.landing.lake import LakePathError, LakeResource, check_key, remove_stale_staged
 
 SHA256_METADATA = "sha256"
 # GCS takes resumable uploads in pieces that are multiples of 256 KiB.
@@ -104,7 +104,9 @@ class GcsLakeResource(LakeResource):
     @contextmanager
     def staging_file(self) -> Iterator[Path]:
         # Staged on local disk: the upload reads it twice (checksums, then the upload itself).
-        handle, name = tempfile.mkstemp(prefix="toast-lake-", suffix=".part", dir=self._local_dir())
+        folder = self._local_dir()
+        remove_stale_staged(folder or tempfile.gettempdir(), "toast-lake-*.part")
+        handle, name = tempfile.mkstemp(prefix="toast-lake-", suffix=".part", dir=folder)
         os.close(handle)
         path = Path(name)
         try:

@@ -9,6 +9,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,37 @@ def check_key(key: str) -> str:
     if any(part in ("", ".", "..") for part in key.split("/")):
         raise LakePathError(f"lake key {key!r} contains an empty, '.' or '..' component")
     return key
+
+
+# A staged download (`*.part`) is written to until it is committed or removed; one a killed
+# landing left behind stops changing. Removed once it has not changed for this long.
+STALE_STAGED_SECONDS = 24 * 3600
+_STAGING_PRUNE_INTERVAL_SECONDS = 3600.0  # a folder is looked through at most this often per process
+_last_pruned: dict[tuple[str, str], float] = {}
+
+
+def remove_stale_staged(folder: str | Path, pattern: str = "*.part", older_than: float = STALE_STAGED_SECONDS) -> list[Path]:
+    """Remove the files matching `pattern` in `folder` not modified for `older_than` seconds.
+
+    A landing removes its staged file when the download is committed or fails; a landing
+    process that is killed (a deploy, the out-of-memory killer) cannot, and each one left a
+    partial download in the staging folder for good. Called when a landing stages a file, and
+    at most once an hour per folder, so a night's thousands of files do not each list it.
+    """
+    key = (str(folder), pattern)
+    now = time.time()
+    if now - _last_pruned.get(key, float("-inf")) < _STAGING_PRUNE_INTERVAL_SECONDS:
+        return []
+    _last_pruned[key] = now
+    removed = []
+    for path in Path(folder).glob(pattern):
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_mtime < now - older_than:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue  # removed meanwhile, or not ours to remove: leave it
+    return removed
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -80,6 +112,7 @@ class LocalLakeResource(LakeResource):
     def staging_file(self) -> Iterator[Path]:
         staging = Path(self.root) / "_staging"
         staging.mkdir(parents=True, exist_ok=True)
+        remove_stale_staged(staging)
         # Same filesystem as the lake, so the final rename is atomic.
         handle, name = tempfile.mkstemp(dir=staging, suffix=".part")
         os.close(handle)
