@@ -15,21 +15,26 @@ import pytest
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_keys.txt"
 
 
-@pytest.fixture()
-def definitions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dg.Definitions:
-    key, known_hosts = tmp_path / "id_ed25519", tmp_path / "known_hosts"
+def embedded_default_settings(folder: Path) -> dict[str, str]:
+    """The TOAST_* settings of the embedded default (DuckDB, a local lake), with files in `folder`."""
+    key, known_hosts = folder / "id_ed25519", folder / "known_hosts"
     key.write_text("unused at load time")
     known_hosts.write_text("")
-    for name in [n for n in os.environ if n.startswith("TOAST_")]:
-        monkeypatch.delenv(name)
-    for name, value in {
+    return {
         "TOAST_SFTP_HOST": "127.0.0.1",
         "TOAST_SFTP_USERNAME": "group",
         "TOAST_SFTP_PRIVATE_KEY_PATH": str(key),
         "TOAST_SFTP_KNOWN_HOSTS": str(known_hosts),
-        "TOAST_LAKE_URL": str(tmp_path / "lake"),
-        "TOAST_DUCKDB_PATH": str(tmp_path / "toast.duckdb"),
-    }.items():
+        "TOAST_LAKE_URL": str(folder / "lake"),
+        "TOAST_DUCKDB_PATH": str(folder / "toast.duckdb"),
+    }
+
+
+@pytest.fixture()
+def definitions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dg.Definitions:
+    for name in [n for n in os.environ if n.startswith("TOAST_")]:
+        monkeypatch.delenv(name)
+    for name, value in embedded_default_settings(tmp_path).items():
         monkeypatch.setenv(name, value)
     import toast_assets.definitions as module
 
@@ -74,24 +79,11 @@ def test_partitioned_assets_backfill_in_one_run(definitions: dg.Definitions) -> 
 
 def test_the_embedded_default_loads_without_the_gcs_and_bigquery_libraries(tmp_path: Path) -> None:
     """A fresh process loading the code location on DuckDB and a local lake imports neither
-    dagster-gcp nor the GCS and BigQuery client libraries (about 0.5 s of every run's start); the GCS lake
-    and the BigQuery warehouse are imported when configured (tests/test_lake_gcs.py,
-    tests/test_warehouse_bigquery.py)."""
-    key, known_hosts = tmp_path / "id_ed25519", tmp_path / "known_hosts"
-    key.write_text("unused at load time")
-    known_hosts.write_text("")
+    dagster-gcp nor the GCS and BigQuery client libraries (about 0.5 s of every run's start);
+    the GCS lake and the BigQuery warehouse are imported when configured
+    (tests/test_lake_gcs.py, tests/test_warehouse_bigquery.py)."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("TOAST_")}
-    env.update(
-        {
-            "TOAST_SFTP_HOST": "127.0.0.1",
-            "TOAST_SFTP_USERNAME": "group",
-            "TOAST_SFTP_PRIVATE_KEY_PATH": str(key),
-            "TOAST_SFTP_KNOWN_HOSTS": str(known_hosts),
-            "TOAST_LAKE_URL": str(tmp_path / "lake"),
-            "TOAST_DUCKDB_PATH": str(tmp_path / "toast.duckdb"),
-            "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        }
-    )
+    env.update(embedded_default_settings(tmp_path), DAGSTER_HOME=str(tmp_path / "dagster_home"))
     probe = (
         "import sys\n"
         "from toast_assets.definitions import defs\n"
