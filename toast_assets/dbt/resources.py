@@ -123,7 +123,7 @@ RUN_FOLDER_RETENTION_DAYS = 14
 RUN_FOLDER_NAME = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*-[0-9a-f]{7}-)?[0-9a-f]{7}")
 
 
-def prune_failed_run_folders(target_root: Path, retention_days: float = RUN_FOLDER_RETENTION_DAYS) -> list[Path]:
+def prune_failed_run_folders(target_root: Path, retention_days: float = RUN_FOLDER_RETENTION_DAYS) -> None:
     """Remove dbt run folders in `target_root` not written to for `retention_days`.
 
     A successful run removes its own folder (`keep_parse_state`); a failed run's stays, and
@@ -131,14 +131,12 @@ def prune_failed_run_folders(target_root: Path, retention_days: float = RUN_FOLD
     would otherwise fill its disk with them. Only folders named as dagster-dbt names a run's
     folder are touched: the prepared manifest, the kept parse states and anything else in the
     target folder stay. A running invocation writes to its folder, so it is never this old.
-    Returns the folders removed.
     """
     cutoff = time.time() - retention_days * 86400
-    removed: list[Path] = []
     try:
         entries = list(os.scandir(target_root))
     except OSError:
-        return removed  # no target folder yet, or not readable: nothing to prune
+        return  # no target folder yet, or not readable: nothing to prune
     for entry in entries:
         try:
             stale = entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff
@@ -146,8 +144,6 @@ def prune_failed_run_folders(target_root: Path, retention_days: float = RUN_FOLD
             continue
         if stale and RUN_FOLDER_NAME.fullmatch(entry.name):
             shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(Path(entry.path))
-    return removed
 
 
 def _prune(folder: Path, keep: int) -> None:

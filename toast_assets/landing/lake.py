@@ -37,7 +37,7 @@ _STAGING_PRUNE_INTERVAL_SECONDS = 3600.0  # a folder is looked through at most t
 _last_pruned: dict[tuple[str, str], float] = {}
 
 
-def remove_stale_staged(folder: str | Path, pattern: str = "*.part", older_than: float = STALE_STAGED_SECONDS) -> list[Path]:
+def remove_stale_staged(folder: str | Path, pattern: str = "*.part", older_than: float = STALE_STAGED_SECONDS) -> None:
     """Remove the files matching `pattern` in `folder` not modified for `older_than` seconds.
 
     A landing removes its staged file when the download is committed or fails; a landing
@@ -48,17 +48,14 @@ def remove_stale_staged(folder: str | Path, pattern: str = "*.part", older_than:
     key = (str(folder), pattern)
     now = time.time()
     if now - _last_pruned.get(key, float("-inf")) < _STAGING_PRUNE_INTERVAL_SECONDS:
-        return []
+        return
     _last_pruned[key] = now
-    removed = []
     for path in Path(folder).glob(pattern):
         try:
             if path.is_file() and not path.is_symlink() and path.stat().st_mtime < now - older_than:
                 path.unlink()
-                removed.append(path)
         except OSError:
             continue  # removed meanwhile, or not ours to remove: leave it
-    return removed
 
 
 class LakeResource(dg.ConfigurableResource):
