@@ -78,17 +78,26 @@ def _parses(values: pd.Series, formats: tuple[str, ...], iso: bool) -> pd.Series
 def _on_distinct(check: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], pd.Series]:
     """Evaluate a value rule once per distinct value: Toast columns repeat values heavily."""
 
+    vectorized = getattr(check, "arrow", None)
+
     def run(series: pd.Series) -> pd.Series:
-        distinct = series.dropna().unique()
-        if len(distinct) == 0:
-            return pd.Series(True, index=series.index)
-        vectorized = getattr(check, "arrow", None)
-        if vectorized is not None and isinstance(series.dtype, pd.ArrowDtype):
-            # Ids are all distinct: test them in Arrow's regex engine, not one Python call each.
-            ok = vectorized(arrow.array(distinct))
+        if isinstance(series.dtype, pd.ArrowDtype):
+            # The raw load's frames are Arrow-backed: the distinct values come from Arrow's
+            # arrays directly, and stay there when the rule has an Arrow form.
+            distinct = arrow_compute.unique(arrow.array(series.array)).drop_null()
+            if len(distinct) == 0:
+                return pd.Series(True, index=series.index)
+            if vectorized is not None:
+                # Ids are all distinct: test them in Arrow's regex engine, not one Python call each.
+                ok = vectorized(distinct)
+            else:
+                ok = check(pd.Series(distinct.to_numpy(zero_copy_only=False), dtype=object)).to_numpy(dtype=bool)
+            bad = distinct.filter(arrow.array(~ok)).to_pylist()
         else:
-            ok = check(pd.Series(distinct, dtype=object)).to_numpy(dtype=bool)
-        bad = distinct[~ok]
+            values = series.dropna().unique()
+            if len(values) == 0:
+                return pd.Series(True, index=series.index)
+            bad = values[~check(pd.Series(values, dtype=object)).to_numpy(dtype=bool)]
         # The few bad values are looked up, not the many good ones; NULL passes.
         return pd.Series(True, index=series.index) if len(bad) == 0 else ~series.isin(bad)
 
@@ -115,7 +124,7 @@ def _pattern(regex: re.Pattern) -> Callable[[pd.Series], pd.Series]:
 
 
 def _re2_pattern(regex: re.Pattern) -> str | None:
-    """The same pattern for Arrow's RE2 engine, or None when RE2 might answer differently.
+    r"""The same pattern for Arrow's RE2 engine, or None when RE2 might answer differently.
 
     Only flag-free patterns of ASCII classes qualify: Python's `\d`, `\w`, `\s`, `\b` are
     Unicode-aware and its `$` also matches before a final newline, RE2 has no lookaround, and

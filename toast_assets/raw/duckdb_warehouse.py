@@ -55,8 +55,11 @@ MAX_LINE_BYTES = 8 * 1024 * 1024
 # Rows checked against the contract at once (about 60 busy location-days of item selections):
 # the memory of the checks stays the same from one location to a year of 200.
 CHECK_BATCH_ROWS = 100_000
-# What names a raw row for the checks and for moving it to quarantine.
-ROW_IDENTITY = ("_location_id", "_business_date", "_source_file", "_row_number")
+# The order of a load's rows: file and row order within each location and date.
+ROW_ORDER = ("_location_id", "_business_date", "_source_file", "_row_number")
+# What names a raw row to the checks and for moving it to quarantine: DuckDB's row id, stable
+# within the load's transaction. Eight bytes per row; the source file's name was about 80.
+ROW_ID = "rowid"
 # Batches of STREAM_ROWS held between the read of a layout's files and their insert (_CsvStream).
 STREAM_QUEUE_BATCHES = 8
 # Rows per batch streamed out of DuckDB towards a frame.
@@ -736,7 +739,7 @@ def _quarantine_invalid_rows(
     """Move rows that break the contract's value rules from the raw table to quarantine.
 
     Runs inside the load's transaction, so readers never see the rows in both places. Only
-    the columns the checks read leave DuckDB, streamed out of one scan and checked in frames
+    the rows' ids and the columns the checks read leave DuckDB, streamed out of one scan and checked in frames
     of about `CHECK_BATCH_ROWS`, so the memory of the checks does not grow with the locations
     or dates of a run; the failing rows are then read whole for quarantine. Returns how many
     frames were checked.
@@ -754,29 +757,27 @@ def _quarantine_invalid_rows(
         f"GROUP BY {key} HAVING count(*) > 1)",
         {"dates": dates},
     ).fetchone()[0]
-    read = [*ROW_IDENTITY, *(c for c in validator.columns(toast_file) if c not in ROW_IDENTITY)]
+    read = [ROW_ID, *(_q(c) for c in validator.columns(toast_file))]
     rows = conn.execute(
-        f"SELECT {', '.join(_q(c) for c in read)} FROM {table} WHERE _business_date IN (SELECT unnest($dates))"
-        + (f" ORDER BY {', '.join(ROW_IDENTITY)}" if repeated else ""),
+        f"SELECT {', '.join(read)} FROM {table} WHERE _business_date IN (SELECT unnest($dates))"
+        + (f" ORDER BY {', '.join(ROW_ORDER)}" if repeated else ""),
         {"dates": dates},
     ).to_arrow_reader(STREAM_ROWS)
-    failing: dict[tuple[str, int], list] = defaultdict(list)
+    failing: dict[int, list] = defaultdict(list)
     frames = 0
     for frame in _check_frames(rows, whole_location_days=bool(repeated)):
         for failure in validator(toast_file, frame, keys_repeat=bool(repeated)):
-            failing[(frame.at[failure.index, "_source_file"], int(frame.at[failure.index, "_row_number"]))].append(failure)
+            failing[int(frame.at[failure.index, ROW_ID])].append(failure)
         frames += 1
     if failing:
-        with _registered(conn, "_moved_rows", pd.DataFrame(list(failing), columns=["source_file", "row_number"])):
-            moved = "(_source_file, _row_number) IN (SELECT (source_file, row_number) FROM _moved_rows)"
+        with _registered(conn, "_moved_rows", pd.DataFrame({"row_id": list(failing)})):
+            moved = f"{ROW_ID} IN (SELECT row_id FROM _moved_rows)"
             whole = conn.execute(
-                f"SELECT * EXCLUDE ({_q(EXTRA_COLUMN)}, _loaded_at) FROM {table} "
-                f"WHERE _business_date IN (SELECT unnest($dates)) AND {moved}",
-                {"dates": dates},
+                f"SELECT {ROW_ID}, * EXCLUDE ({_q(EXTRA_COLUMN)}, _loaded_at) FROM {table} WHERE {moved}"
             ).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
             records = _quarantine_records(toast_file, whole, failing, loaded_at)
             _insert_rows(conn, QUARANTINE_TABLE, _QUARANTINE_COLUMNS, records)
-            conn.execute(f"DELETE FROM {table} WHERE _business_date IN (SELECT unnest($dates)) AND {moved}", {"dates": dates})
+            conn.execute(f"DELETE FROM {table} WHERE {moved}")
     return frames
 
 
@@ -816,14 +817,14 @@ def _last_location_day_start(table: arrow.Table) -> int:
 
 
 def _quarantine_records(
-    toast_file: ToastFile, whole: pd.DataFrame, failing: dict[tuple[str, int], list], loaded_at: datetime
+    toast_file: ToastFile, whole: pd.DataFrame, failing: dict[int, list], loaded_at: datetime
 ) -> list[list]:
     """One quarantine record per failing row, with every rule it breaks, in the order found.
 
-    `whole` holds the failing rows with all their columns; `failing` maps each row's
-    (source file, row number) to its failures.
+    `whole` holds the failing rows with all their columns and row ids; `failing` maps each
+    row's id to its failures.
     """
-    by_key = {(row["_source_file"], int(row["_row_number"])): row for _, row in whole.iterrows()}
+    by_key = {int(row[ROW_ID]): row for _, row in whole.iterrows()}
     records = []
     for key, row_failures in failing.items():
         row = by_key[key]
