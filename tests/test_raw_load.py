@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from toast_assets.contract import BY_ENTITY
@@ -347,6 +348,51 @@ def test_the_checks_read_only_their_columns_and_quarantine_keeps_whole_rows(
     assert sorted((number, rule) for number, rule, _ in quarantined) == sorted((n, rule) for n, (_, rule) in expected.items())
     for number, _, record in quarantined:
         assert json.loads(record) == {h: v for h, v in expected[number][0].items() if v != ""}
+
+
+def test_a_load_of_dates_with_a_gap_checks_and_counts_only_its_own_dates(
+    tree: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reloading the 8th and the 10th hands the checks exactly those dates' rows, not the 9th's
+    between them, and leaves the 9th's rows, quarantine and manifest as they were.
+
+    The validator is the real contract, wrapped to record the rows it was handed."""
+    from toast_assets.quality import contract_schema
+    from toast_assets.raw import load
+
+    headers = list(ORDERS.headers)
+    days = [DAY, date(2026, 10, 9), date(2026, 10, 10)]
+    written = {}
+    for number, day in enumerate(days):
+        rows = [order_row(f"14{number}{i:02d}") for i in range(3 + number)]
+        rows[-1]["Total"] = "oops"  # one row of each date breaks the amount rule
+        write_csv(day_folder(tree, "185129", day) / "OrderDetails.csv", headers, [[r[h] for h in headers] for r in rows])
+        written[day] = len(rows)
+    load_raw_from_tree(tree, db, days)
+    middle = "SELECT * EXCLUDE ({loaded}) FROM toast_raw.{table} WHERE {column} = ? ORDER BY ALL"
+    tables = (("order_details", "_business_date", "_loaded_at"), ("quarantine", "business_date", "quarantined_at"),
+              ("file_manifest", "business_date", "loaded_at"))  # fmt: skip
+    before = [query(db, middle.format(table=t, column=c, loaded=x), [days[1]]) for t, c, x in tables]
+
+    handed: list[pd.DataFrame] = []
+
+    class Recording:
+        def columns(self, toast_file):  # type: ignore[no-untyped-def]
+            return contract_schema.CONTRACT_CHECKS.columns(toast_file)
+
+        def __call__(self, toast_file, frame, *, keys_repeat=True):  # type: ignore[no-untyped-def]
+            if toast_file.entity == "order_details":
+                handed.append(frame)
+            return contract_schema.CONTRACT_CHECKS(toast_file, frame, keys_repeat=keys_repeat)
+
+    monkeypatch.setattr(load, "CONTRACT_CHECKS", Recording())
+    result = load_raw_from_tree(tree, db, [days[0], days[2]])
+
+    checked = pd.concat(handed)["_business_date"].astype(str)
+    assert sorted(checked) == [str(days[0])] * written[days[0]] + [str(days[2])] * written[days[2]]
+    assert [query(db, middle.format(table=t, column=c, loaded=x), [days[1]]) for t, c, x in tables] == before
+    counts = {(f.business_date, f.loaded_rows, f.quarantined_rows) for f in result.files if f.entity == "order_details"}
+    assert counts == {(str(days[0]), written[days[0]] - 1, 1), (str(days[2]), written[days[2]] - 1, 1)}
 
 
 def test_the_warehouse_caps_duckdbs_memory_when_told(tmp_path: Path) -> None:

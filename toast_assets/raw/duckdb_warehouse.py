@@ -103,6 +103,19 @@ def _q(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+# The run's rows of a raw table, as a filter DuckDB applies inside the scan: the range skips
+# other dates' row groups, and the list picks the run's dates. `IN (SELECT unnest($dates))` is
+# a join: when the table's statistics do not yet count the load's uncommitted rows, DuckDB
+# builds its hash table from them, holding every read column of the run in memory before the
+# first row comes out (day-200's checks: 0.4 s and a table's columns at once).
+_ON_DATES = "_business_date BETWEEN $first_date AND $last_date AND list_contains($dates, _business_date)"
+
+
+def _on_dates(dates: list[date]) -> dict[str, object]:
+    """The parameters of `_ON_DATES`."""
+    return {"dates": dates, "first_date": min(dates), "last_date": max(dates)}
+
+
 @contextmanager
 def _registered(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[None]:
     """`frame` readable as the view `name` by the block's statements."""
@@ -397,10 +410,7 @@ def _replace_entity(
             result.validation_calls[entity] = result.validation_calls.get(entity, 0) + calls
 
     counts = dict(
-        conn.execute(
-            f"SELECT _source_file, count(*) FROM {table} WHERE _business_date IN (SELECT unnest($dates)) GROUP BY 1",
-            {"dates": dates},
-        ).fetchall()
+        conn.execute(f"SELECT _source_file, count(*) FROM {table} WHERE {_ON_DATES} GROUP BY 1", _on_dates(dates)).fetchall()
     )
     quarantined = dict(
         conn.execute(
@@ -753,15 +763,12 @@ def _quarantine_invalid_rows(
     # order within each.
     key = ", ".join(_q(c) for c in ("_location_id", "_business_date", *toast_file.natural_key))
     repeated = conn.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE _business_date IN (SELECT unnest($dates)) "
-        f"GROUP BY {key} HAVING count(*) > 1)",
-        {"dates": dates},
+        f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {_ON_DATES} GROUP BY {key} HAVING count(*) > 1)", _on_dates(dates)
     ).fetchone()[0]
     read = [ROW_ID, *(_q(c) for c in validator.columns(toast_file))]
     rows = conn.execute(
-        f"SELECT {', '.join(read)} FROM {table} WHERE _business_date IN (SELECT unnest($dates))"
-        + (f" ORDER BY {', '.join(ROW_ORDER)}" if repeated else ""),
-        {"dates": dates},
+        f"SELECT {', '.join(read)} FROM {table} WHERE {_ON_DATES}" + (f" ORDER BY {', '.join(ROW_ORDER)}" if repeated else ""),
+        _on_dates(dates),
     ).to_arrow_reader(STREAM_ROWS)
     failing: dict[int, list] = defaultdict(list)
     frames = 0
