@@ -119,6 +119,27 @@ def test_ragged_rows_quarantined_with_original_text_and_row_numbers(tree: Path, 
     assert query(db, "SELECT source_rows, loaded_rows, quarantined_rows FROM toast_raw.file_manifest") == [(7, 5, 2)]
 
 
+def test_records_of_megabytes_load_whole_across_the_readers_buffers(tree: Path, db: Path) -> None:
+    """Records of 6 MB (DuckDB's own limit is 2 MB a record) load whole from a file larger
+    than the CSV reader's buffer, so records straddle its boundaries; the rows around them keep
+    their numbers."""
+    headers = list(ORDERS.headers)
+    rows = [order_row(f"{BIG_ID[:-2]}{i:02d}") for i in range(5)]
+    notes = {1: "a" * 6_000_000, 2: "b, " * 2_000_000, 3: "c\n" * 3_000_000}  # plain, commas, line breaks
+    for index, text in notes.items():
+        rows[index]["Tab Names"] = text
+    path = day_folder(tree, "185129") / "OrderDetails.csv"
+    write_csv(path, headers, [[r[h] for h in headers] for r in rows])
+    assert path.stat().st_size > duckdb_warehouse.CSV_BUFFER_BYTES
+
+    load_raw_from_tree(tree, db, [DAY])
+
+    loaded = query(db, "SELECT _row_number, order_id, tab_names FROM toast_raw.order_details ORDER BY 1")
+    assert [(n, order_id) for n, order_id, _ in loaded] == [(i + 1, rows[i]["Order Id"]) for i in range(5)]
+    assert [text for _, _, text in loaded[1:4]] == [notes[1], notes[2], notes[3]]
+    assert query(db, "SELECT count(*) FROM toast_raw.quarantine") == [(0,)]
+
+
 def test_row_numbers_stay_right_in_files_scanned_after_a_file_with_rejects(tree: Path, db: Path) -> None:
     """Five locations' order files read in one scan, the first two with records the reader
     rejects: every loaded row carries the record number the csv module gives its order id in

@@ -52,6 +52,10 @@ _SQL_TYPES = {"text": "VARCHAR", "date": "DATE", "int": "BIGINT", "timestamp": "
 
 # Largest single CSV record DuckDB accepts; real Toast rows are far below this.
 MAX_LINE_BYTES = 8 * 1024 * 1024
+# The CSV reader's buffer per file being read. DuckDB's default is 16 times the largest record,
+# 128 MiB here, allocated whole for each file in flight while a night's files average 160 KB:
+# two such buffers alone broke a 400 MB memory limit on day-200.
+CSV_BUFFER_BYTES = 2 * MAX_LINE_BYTES
 # Rows checked against the contract at once (about 60 busy location-days of item selections):
 # the memory of the checks stays the same from one location to a year of 200.
 CHECK_BATCH_ROWS = 100_000
@@ -626,8 +630,8 @@ class _CsvStream:
                 f"""SELECT * FROM read_csv($paths, columns = {self._columns}, header = false, skip = {self._skip},
                         filename = true, auto_detect = false, hive_partitioning = false, delim = ',', quote = '"',
                         escape = '"', strict_mode = true, null_padding = false, encoding = '{self._encoding}',
-                        max_line_size = {MAX_LINE_BYTES}, store_rejects = true, rejects_table = '{self._reject_names[0]}',
-                        rejects_scan = '{self._reject_names[1]}')""",
+                        max_line_size = {MAX_LINE_BYTES}, buffer_size = {CSV_BUFFER_BYTES}, store_rejects = true,
+                        rejects_table = '{self._reject_names[0]}', rejects_scan = '{self._reject_names[1]}')""",
                 {"paths": self._paths},
             ).to_arrow_reader(STREAM_ROWS)
             for batch in result:
