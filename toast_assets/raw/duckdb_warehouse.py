@@ -753,10 +753,10 @@ def _quarantine_invalid_rows(
     """Move rows that break the contract's value rules from the raw table to quarantine.
 
     Runs inside the load's transaction, so readers never see the rows in both places. Only
-    the rows' ids and the columns the checks read leave DuckDB, streamed out of one scan and checked in frames
-    of about `CHECK_BATCH_ROWS`, so the memory of the checks does not grow with the locations
-    or dates of a run; the failing rows are then read whole for quarantine. Returns how many
-    frames were checked.
+    the rows' ids and the columns the checks read leave DuckDB, streamed out of one scan and
+    checked in frames of about `CHECK_BATCH_ROWS`, so the memory of the checks does not grow
+    with the locations or dates of a run; the failing rows are then read whole for
+    quarantine. Returns how many frames were checked.
     """
     table = f"{RAW_SCHEMA}.{_q(toast_file.entity)}"
     # Which of two rows sharing a natural key is the first (kept) depends on the rows' order.
