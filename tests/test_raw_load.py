@@ -67,6 +67,28 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "warehouse" / "toast.duckdb"
 
 
+@pytest.fixture()
+def handed_to_checks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, pd.DataFrame, bool]]:
+    """Each (entity, frame, keys_repeat) the raw load hands the contract checks from now on.
+
+    The checks are the real contract, wrapped to record what they were handed."""
+    from toast_assets.quality import contract_schema
+    from toast_assets.raw import load
+
+    handed: list[tuple[str, pd.DataFrame, bool]] = []
+
+    class Recording:
+        def columns(self, toast_file):  # type: ignore[no-untyped-def]
+            return contract_schema.CONTRACT_CHECKS.columns(toast_file)
+
+        def __call__(self, toast_file, frame, *, keys_repeat=True):  # type: ignore[no-untyped-def]
+            handed.append((toast_file.entity, frame, keys_repeat))
+            return contract_schema.CONTRACT_CHECKS(toast_file, frame, keys_repeat=keys_repeat)
+
+    monkeypatch.setattr(load, "CONTRACT_CHECKS", Recording())
+    return handed
+
+
 def test_reordered_columns_extra_column_bom_and_big_ids(tree: Path, db: Path) -> None:
     headers = list(ORDERS.headers)
     rows = [order_row(f"13000000157343031{i:02d}") for i in range(3)]
@@ -328,28 +350,12 @@ def test_contract_checks_in_small_frames_find_every_failing_row(
 
 @pytest.mark.parametrize("repeats", [True, False], ids=["keys-repeat", "no-repeats"])
 def test_the_checks_read_only_their_columns_and_quarantine_keeps_whole_rows(
-    tree: Path, db: Path, monkeypatch: pytest.MonkeyPatch, repeats: bool
+    tree: Path, db: Path, handed_to_checks: list[tuple[str, pd.DataFrame, bool]], repeats: bool
 ) -> None:
     """Only the rows' ids and the columns the contract's rules read leave DuckDB for the
     checks (not the source file's name, about 80 bytes a row), and the checks hear whether a
     natural key repeats; a quarantined row still keeps every value it was written with, free
-    text included, and the rules find the same rows.
-
-    The validator is the real contract, wrapped to record what it was handed."""
-    from toast_assets.quality import contract_schema
-    from toast_assets.raw import load
-
-    handed: list[tuple[list[str], bool]] = []
-
-    class Recording:
-        def columns(self, toast_file):  # type: ignore[no-untyped-def]
-            return contract_schema.CONTRACT_CHECKS.columns(toast_file)
-
-        def __call__(self, toast_file, frame, *, keys_repeat=True):  # type: ignore[no-untyped-def]
-            handed.append((list(frame.columns), keys_repeat))
-            return contract_schema.CONTRACT_CHECKS(toast_file, frame, keys_repeat=keys_repeat)
-
-    monkeypatch.setattr(load, "CONTRACT_CHECKS", Recording())
+    text included, and the rules find the same rows."""
     headers = list(ORDERS.headers)
     rows = [order_row("13001", Server="Ana"), order_row("13002", total="x", Server="Bo, the second"),
             order_row("13001" if repeats else "13003", Server="Cy")]
@@ -359,7 +365,7 @@ def test_the_checks_read_only_their_columns_and_quarantine_keeps_whole_rows(
 
     rule_columns = {"order_id", "total", "opened", "amount", "voided"}  # typed or key columns of the contract
     free_text = {"location", "server", "dining_options", "tab_names"}  # no rule reads them
-    orders = [(columns, keys_repeat) for columns, keys_repeat in handed if "order_id" in columns]
+    orders = [(list(frame.columns), keys_repeat) for entity, frame, keys_repeat in handed_to_checks if entity == "order_details"]
     assert orders and all(keys_repeat == repeats for _, keys_repeat in orders)
     for columns, _ in orders:
         assert {"rowid", "_location_id", "_business_date"} | rule_columns <= set(columns)
@@ -372,15 +378,10 @@ def test_the_checks_read_only_their_columns_and_quarantine_keeps_whole_rows(
 
 
 def test_a_load_of_dates_with_a_gap_checks_and_counts_only_its_own_dates(
-    tree: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+    tree: Path, db: Path, handed_to_checks: list[tuple[str, pd.DataFrame, bool]]
 ) -> None:
     """Reloading the 8th and the 10th hands the checks exactly those dates' rows, not the 9th's
-    between them, and leaves the 9th's rows, quarantine and manifest as they were.
-
-    The validator is the real contract, wrapped to record the rows it was handed."""
-    from toast_assets.quality import contract_schema
-    from toast_assets.raw import load
-
+    between them, and leaves the 9th's rows, quarantine and manifest as they were."""
     headers = list(ORDERS.headers)
     days = [DAY, date(2026, 10, 9), date(2026, 10, 10)]
     written = {}
@@ -394,22 +395,11 @@ def test_a_load_of_dates_with_a_gap_checks_and_counts_only_its_own_dates(
     tables = (("order_details", "_business_date", "_loaded_at"), ("quarantine", "business_date", "quarantined_at"),
               ("file_manifest", "business_date", "loaded_at"))  # fmt: skip
     before = [query(db, middle.format(table=t, column=c, loaded=x), [days[1]]) for t, c, x in tables]
+    handed_to_checks.clear()  # the first load's frames
 
-    handed: list[pd.DataFrame] = []
-
-    class Recording:
-        def columns(self, toast_file):  # type: ignore[no-untyped-def]
-            return contract_schema.CONTRACT_CHECKS.columns(toast_file)
-
-        def __call__(self, toast_file, frame, *, keys_repeat=True):  # type: ignore[no-untyped-def]
-            if toast_file.entity == "order_details":
-                handed.append(frame)
-            return contract_schema.CONTRACT_CHECKS(toast_file, frame, keys_repeat=keys_repeat)
-
-    monkeypatch.setattr(load, "CONTRACT_CHECKS", Recording())
     result = load_raw_from_tree(tree, db, [days[0], days[2]])
 
-    checked = pd.concat(handed)["_business_date"].astype(str)
+    checked = pd.concat(frame for entity, frame, _ in handed_to_checks if entity == "order_details")["_business_date"].astype(str)
     assert sorted(checked) == [str(days[0])] * written[days[0]] + [str(days[2])] * written[days[2]]
     assert [query(db, middle.format(table=t, column=c, loaded=x), [days[1]]) for t, c, x in tables] == before
     counts = {(f.business_date, f.loaded_rows, f.quarantined_rows) for f in result.files if f.entity == "order_details"}
