@@ -20,7 +20,7 @@ from toast_assets.landing.landing import land
 from toast_assets.landing.local_source import LocalExportTree
 from toast_assets.raw import duckdb_warehouse
 from toast_assets.raw.duckdb_warehouse import DuckDBWarehouseResource
-from toast_assets.raw.load import load_raw
+from toast_assets.raw.load import WarehouseLoadError, load_raw
 from toast_assets.testing import load_raw_from_tree
 
 DAY = date(2026, 10, 8)
@@ -407,17 +407,43 @@ def test_a_load_of_dates_with_a_gap_checks_and_counts_only_its_own_dates(
 
 
 def test_the_warehouse_caps_duckdbs_memory_when_told(tmp_path: Path) -> None:
-    """Every warehouse connection carries the configured DuckDB memory limit (none: DuckDB's
-    own default), and a size DuckDB would misread is refused before a connection is used."""
+    """Every warehouse connection carries the configured DuckDB memory limit (256MB unless told;
+    None: DuckDB's own default), and a size DuckDB would misread is refused before a connection
+    is used."""
     setting = "SELECT current_setting('memory_limit')"
     warehouse = DuckDBWarehouseResource(database=str(tmp_path / "toast.duckdb"), memory_limit="64MB")
     with warehouse.connection() as conn:
         assert conn.execute(setting).fetchone()[0] == "61.0 MiB"  # 64,000,000 bytes
-    with DuckDBWarehouseResource(database=str(tmp_path / "toast.duckdb")).connection() as conn, duckdb.connect() as fresh:
+    with DuckDBWarehouseResource(database=str(tmp_path / "toast.duckdb")).connection() as conn:
+        assert conn.execute(setting).fetchone()[0] == "244.1 MiB"  # 256,000,000 bytes
+    unset = DuckDBWarehouseResource(database=str(tmp_path / "toast.duckdb"), memory_limit=None)
+    with unset.connection() as conn, duckdb.connect() as fresh:
         assert conn.execute(setting).fetchone()[0] == fresh.execute(setting).fetchone()[0]
     lots = DuckDBWarehouseResource(database=str(tmp_path / "toast.duckdb"), memory_limit="lots")
     with pytest.raises(ValueError, match="'lots' is not a size"), lots.connection():
         pass
+
+
+def test_a_load_beyond_the_memory_limit_names_the_setting_and_keeps_the_loaded_date(tree: Path, db: Path) -> None:
+    """A cap below what one file's read needs (the CSV reader's 16 MiB buffer under 8MB): the
+    reload fails with an error naming the load's dates and TOAST_DUCKDB_MEMORY_LIMIT, and the
+    date loaded before keeps its rows, quarantine and manifest as they were."""
+    rows = [list(order_row(f"130000001573430310{i}").values()) for i in range(5)] + [list(order_row("", Total="x").values())]
+    write_csv(day_folder(tree, "185129") / "OrderDetails.csv", ORDERS.headers, rows)
+    load_raw_from_tree(tree, db, [DAY])
+    tables = ["order_details", "quarantine", "file_manifest"]
+    before = [query(db, f"SELECT * FROM toast_raw.{t} ORDER BY ALL") for t in tables]
+    assert [len(b) for b in before] == [5, 1, 1]  # five orders, the one without an id, one file
+
+    starved = DuckDBWarehouseResource(database=str(db), memory_limit="8MB")
+    with pytest.raises(WarehouseLoadError) as failure:
+        load_raw(LocalLakeResource(root=str(db.parent / "lake")), starved, [DAY], ["order_details"])
+    message = str(failure.value)
+    assert "order_details for business date(s) 2026-10-08" in message and "rolled back" in message
+    assert "ran out of memory under TOAST_DUCKDB_MEMORY_LIMIT=8MB: set TOAST_DUCKDB_MEMORY_LIMIT higher" in message
+    assert isinstance(failure.value.__cause__, duckdb_warehouse.LoadMemoryError)
+    assert isinstance(failure.value.__cause__.__cause__, duckdb.OutOfMemoryException)
+    assert [query(db, f"SELECT * FROM toast_raw.{t} ORDER BY ALL") for t in tables] == before
 
 
 def test_row_numbers_follow_each_file_while_the_read_runs_ahead_of_the_insert(

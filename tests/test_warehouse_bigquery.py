@@ -35,7 +35,7 @@ from toast_assets.landing.lake import LocalLakeResource
 from toast_assets.landing.landing import land
 from toast_assets.landing.local_source import LocalExportTree
 from toast_assets.raw.bigquery_warehouse import LOADS_PREFIX, BigQueryWarehouseResource, ToastBigQueryResource
-from toast_assets.raw.duckdb_warehouse import DuckDBWarehouseResource
+from toast_assets.raw.duckdb_warehouse import DuckDBWarehouseResource, LoadMemoryError
 from toast_assets.raw.load import WarehouseLoadError, load_raw
 from toast_assets.raw.warehouse import FILE_MANIFEST_TABLE, QUARANTINE_TABLE, RAW_SCHEMA
 
@@ -393,6 +393,14 @@ def test_reloads_replace_exactly_their_dates_and_dbt_replaces_exactly_its_window
         load_raw(built.lake, FailingAtManifest(bigquery=bq_client(built.emulator)), [day], list(ENTITIES))
     assert snapshot("bigquery", built.emulator) == before
     assert not staging_tables(built)
+    # A parse beyond TOAST_DUCKDB_MEMORY_LIMIT says so, before any load job.
+    since = datetime.now(timezone.utc)
+    starved = BigQueryWarehouseResource(bigquery=bq_client(built.emulator), parse_memory_limit="8MB")
+    with pytest.raises(WarehouseLoadError, match="ran out of memory under TOAST_DUCKDB_MEMORY_LIMIT=8MB") as failure:
+        load_raw(built.lake, starved, [day], list(ENTITIES))
+    assert isinstance(failure.value.__cause__, LoadMemoryError)
+    assert not load_jobs_since(built.emulator, since)
+    assert snapshot("bigquery", built.emulator) == before
 
     uploads = BigQueryWarehouseResource(bigquery=bq_client(built.emulator))  # no lake: the load job uploads
     built.load([day], uploads)

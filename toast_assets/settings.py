@@ -16,7 +16,13 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
 # connection is bound by one core); TOAST_SFTP_CONNECTIONS=1 keeps to one session per run,
 # for a server that limits sessions per login.
 DEFAULT_SFTP_CONNECTIONS = 2
-# A size DuckDB reads for its memory_limit (TOAST_DUCKDB_MEMORY_LIMIT; unset: DuckDB's default).
+# DuckDB's memory during a raw load (TOAST_DUCKDB_MEMORY_LIMIT). DuckDB's own default is 80% of
+# the memory it sees, which it fills with the night's uncommitted rows: the load's peak then grew
+# with the locations. Beyond this cap DuckDB writes them to a temporary folder beside the
+# database instead; 256MB loads a night of 400 locations and a year of 5 locations as one run
+# (README, Performance).
+DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+# A size DuckDB reads for its memory_limit.
 MEMORY_LIMIT_PATTERN = r"[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)"
 
 
@@ -77,8 +83,8 @@ class ToastConfig:
     duckdb_path: str
     quarantine_threshold: float
     # DuckDB's memory during a load (the DuckDB warehouse, and the parse before BigQuery's load
-    # jobs); None: DuckDB's own default, 80% of the memory it sees.
-    duckdb_memory_limit: str | None = None
+    # jobs).
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     bigquery: BigQueryConfig | None = None  # set when warehouse == "bigquery"
     lake_gcs: GcsLakeConfig | None = None  # set when lake_url is gs://...; else lake_url is a local folder
 
@@ -108,9 +114,11 @@ def _number(env: Mapping[str, str], name: str, default: float, cast: type = floa
     return value
 
 
-def _memory_limit(env: Mapping[str, str], name: str) -> str | None:
+def _memory_limit(env: Mapping[str, str], name: str) -> str:
     raw = _get(env, name)
-    if raw is not None and not re.fullmatch(MEMORY_LIMIT_PATTERN, raw):
+    if raw is None:
+        return DEFAULT_DUCKDB_MEMORY_LIMIT
+    if not re.fullmatch(MEMORY_LIMIT_PATTERN, raw):
         raise ConfigError(f"{name}={raw!r} is not a size such as 512MB or 2GB (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
     return raw
 

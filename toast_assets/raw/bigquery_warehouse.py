@@ -36,7 +36,7 @@ from google.oauth2 import service_account
 from pydantic import Field
 
 from toast_assets.landing.lake import LakeResource
-from toast_assets.raw.duckdb_warehouse import ensure_raw_schema, limit_memory, replace_entities
+from toast_assets.raw.duckdb_warehouse import ensure_raw_schema, limit_memory, memory_limit_named, replace_entities
 from toast_assets.raw.prepare import PreparedFile
 from toast_assets.raw.warehouse import (
     FILE_MANIFEST_TABLE,
@@ -47,6 +47,7 @@ from toast_assets.raw.warehouse import (
     RowValidator,
     WarehouseResource,
 )
+from toast_assets.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 
 # Lake prefix of the per-run load files (give it a lifecycle rule; they are an audit trail).
 LOADS_PREFIX = "_loads"
@@ -116,7 +117,7 @@ class BigQueryWarehouseResource(WarehouseResource):
         "None: the load job uploads the file itself.",
     )
     parse_memory_limit: str | None = Field(
-        default=None,
+        default=DEFAULT_DUCKDB_MEMORY_LIMIT,
         description="DuckDB's memory while it parses the run's files before the load jobs (TOAST_DUCKDB_MEMORY_LIMIT).",
     )
 
@@ -183,7 +184,7 @@ class BigQueryWarehouseResource(WarehouseResource):
         loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
         run = f"{loaded_at:%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
         with tempfile.TemporaryDirectory(prefix="toast-bq-load-") as scratch:
-            with duckdb.connect(str(Path(scratch) / "parse.duckdb")) as conn:
+            with memory_limit_named(self.parse_memory_limit), duckdb.connect(str(Path(scratch) / "parse.duckdb")) as conn:
                 conn.execute("SET TimeZone = 'UTC'")  # lineage times are UTC
                 limit_memory(conn, self.parse_memory_limit)
                 ensure_raw_schema(conn)

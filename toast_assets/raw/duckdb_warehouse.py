@@ -46,7 +46,7 @@ from toast_assets.raw.warehouse import (
     RowValidator,
     WarehouseResource,
 )
-from toast_assets.settings import MEMORY_LIMIT_PATTERN
+from toast_assets.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, MEMORY_LIMIT_PATTERN
 
 _SQL_TYPES = {"text": "VARCHAR", "date": "DATE", "int": "BIGINT", "timestamp": "TIMESTAMP"}
 
@@ -155,7 +155,7 @@ class DuckDBWarehouseResource(WarehouseResource):
     """Raw tables in a DuckDB file (`TOAST_DUCKDB_PATH`)."""
 
     database: str
-    memory_limit: str | None = None  # TOAST_DUCKDB_MEMORY_LIMIT; None: DuckDB's default
+    memory_limit: str | None = DEFAULT_DUCKDB_MEMORY_LIMIT  # TOAST_DUCKDB_MEMORY_LIMIT; None: DuckDB's own default
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -179,7 +179,7 @@ class DuckDBWarehouseResource(WarehouseResource):
         self, entities: list[str], dates: list[date], files: list[PreparedFile], validator: RowValidator | None = None
     ) -> LoadResult:
         loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
-        with self.connection() as conn:
+        with memory_limit_named(self.memory_limit), self.connection() as conn:
             self.ensure_schema(conn)
             conn.execute("BEGIN TRANSACTION")
             try:
@@ -266,14 +266,29 @@ class DuckDBWarehouseResource(WarehouseResource):
         return out
 
 
+class LoadMemoryError(RuntimeError):
+    """A raw load needed more memory than TOAST_DUCKDB_MEMORY_LIMIT lets DuckDB take."""
+
+
+@contextmanager
+def memory_limit_named(memory_limit: str | None) -> Iterator[None]:
+    """DuckDB's out-of-memory error, raised again with the setting that caps it."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        limit = f"TOAST_DUCKDB_MEMORY_LIMIT={memory_limit}" if memory_limit else "DuckDB's default memory limit"
+        raise LoadMemoryError(
+            f"DuckDB ran out of memory under {limit}: set TOAST_DUCKDB_MEMORY_LIMIT higher (e.g. 1GB), "
+            f"or load fewer dates per run. DuckDB: {exc}"
+        ) from exc
+
+
 def limit_memory(conn: duckdb.DuckDBPyConnection, memory_limit: str | None) -> None:
     """Cap DuckDB's memory on this connection's database (TOAST_DUCKDB_MEMORY_LIMIT).
 
     Beyond the limit DuckDB writes buffers and the run's uncommitted rows to a temporary
-    folder beside the database. The limit must still hold what one statement pins, and reading
-    a table's uncommitted rows back for its checks pins more as the run grows: measured, 256MB
-    loads day-200 but fails a night of 400 locations (DuckDB's out-of-memory error, the load
-    rolled back), while 512MB loads 400 locations and, measured earlier, a year of 5 locations.
+    folder beside the database. The limit must still hold what one statement pins; a load that
+    needs more fails with `LoadMemoryError` and rolls back.
     """
     if memory_limit is None:
         return
