@@ -407,17 +407,18 @@ def test_a_load_of_dates_with_a_gap_checks_and_counts_only_its_own_dates(
 
 
 def test_the_warehouse_caps_duckdbs_memory_when_told(tmp_path: Path) -> None:
-    """Every warehouse connection carries the configured DuckDB memory limit (256MB unless told;
-    None: DuckDB's own default), and a size DuckDB would misread is refused before a connection
-    is used."""
+    """Every warehouse connection carries the configured DuckDB memory limit (unless told, 128MB
+    for each of DuckDB's threads and at least 256MB), and a size DuckDB would misread is refused
+    before a connection is used."""
     setting = "SELECT current_setting('memory_limit')"
     warehouse = DuckDBWarehouseResource(database=str(tmp_path / "toast.duckdb"), memory_limit="64MB")
     with warehouse.connection() as conn:
         assert conn.execute(setting).fetchone()[0] == "61.0 MiB"  # 64,000,000 bytes
-    with DuckDBWarehouseResource(database=str(tmp_path / "toast.duckdb")).connection() as conn:
-        assert conn.execute(setting).fetchone()[0] == "244.1 MiB"  # 256,000,000 bytes
-    unset = DuckDBWarehouseResource(database=str(tmp_path / "toast.duckdb"), memory_limit=None)
-    with unset.connection() as conn, duckdb.connect() as fresh:
+    assert [duckdb_warehouse.default_memory_limit(n) for n in (1, 2, 3, 16)] == ["256MB", "256MB", "384MB", "2048MB"]
+    with DuckDBWarehouseResource(database=str(tmp_path / "toast.duckdb")).connection() as conn, duckdb.connect() as fresh:
+        threads = conn.execute("SELECT current_setting('threads')").fetchone()[0]
+        assert threads == fresh.execute("SELECT current_setting('threads')").fetchone()[0]  # DuckDB's own: the cores
+        fresh.execute(f"SET memory_limit = '{max(256, 128 * threads)}MB'")
         assert conn.execute(setting).fetchone()[0] == fresh.execute(setting).fetchone()[0]
     lots = DuckDBWarehouseResource(database=str(tmp_path / "toast.duckdb"), memory_limit="lots")
     with pytest.raises(ValueError, match="'lots' is not a size"), lots.connection():

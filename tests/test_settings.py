@@ -43,7 +43,7 @@ def test_sftp_connections_reach_the_landing_resource(env: dict[str, str]) -> Non
 def test_duckdb_memory_limit_reaches_both_warehouses(env: dict[str, str]) -> None:
     from toast_assets.resources import build_warehouse
 
-    assert load_config(env).duckdb_memory_limit == "256MB"  # unset: the platform's default
+    assert load_config(env).duckdb_memory_limit is None  # unset: a share per DuckDB thread
     config = load_config({**env, "TOAST_DUCKDB_MEMORY_LIMIT": "2GB"})
     assert build_warehouse(config, None).memory_limit == "2GB"  # type: ignore[arg-type]
     bigquery = load_config({**env, "TOAST_DUCKDB_MEMORY_LIMIT": "1.5GiB", "TOAST_WAREHOUSE": "bigquery", "TOAST_GCP_PROJECT": "acme-toast"})

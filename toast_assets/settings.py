@@ -16,12 +16,15 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
 # connection is bound by one core); TOAST_SFTP_CONNECTIONS=1 keeps to one session per run,
 # for a server that limits sessions per login.
 DEFAULT_SFTP_CONNECTIONS = 2
-# DuckDB's memory during a raw load (TOAST_DUCKDB_MEMORY_LIMIT). DuckDB's own default is 80% of
-# the memory it sees, which it fills with the night's uncommitted rows: the load's peak then grew
-# with the locations. Beyond this cap DuckDB writes them to a temporary folder beside the
-# database instead; 256MB loads a night of 400 locations and a year of 5 locations as one run
+# DuckDB's memory during a raw load unless TOAST_DUCKDB_MEMORY_LIMIT sets it: this much for each
+# of DuckDB's threads, and at least the floor. DuckDB's own default, 80% of the memory it sees,
+# let it keep a night's uncommitted rows in memory, so the load's peak grew with the locations;
+# capped, it writes them beside the database instead. Each thread reading CSV files needs
+# buffers of its own: measured on day-200, 256MB loads with 2 or 4 threads and fails with 16.
+# With 2 threads, 256MB loads a night of 400 locations and a year of 5 locations as one run
 # (README, Performance).
-DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+DUCKDB_MEMORY_PER_THREAD_MB = 128
+DUCKDB_MEMORY_FLOOR_MB = 256
 # A size DuckDB reads for its memory_limit.
 MEMORY_LIMIT_PATTERN = r"[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)"
 
@@ -83,8 +86,8 @@ class ToastConfig:
     duckdb_path: str
     quarantine_threshold: float
     # DuckDB's memory during a load (the DuckDB warehouse, and the parse before BigQuery's load
-    # jobs).
-    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    # jobs); None: DUCKDB_MEMORY_PER_THREAD_MB per DuckDB thread, at least DUCKDB_MEMORY_FLOOR_MB.
+    duckdb_memory_limit: str | None = None
     bigquery: BigQueryConfig | None = None  # set when warehouse == "bigquery"
     lake_gcs: GcsLakeConfig | None = None  # set when lake_url is gs://...; else lake_url is a local folder
 
@@ -114,11 +117,9 @@ def _number(env: Mapping[str, str], name: str, default: float, cast: type = floa
     return value
 
 
-def _memory_limit(env: Mapping[str, str], name: str) -> str:
+def _memory_limit(env: Mapping[str, str], name: str) -> str | None:
     raw = _get(env, name)
-    if raw is None:
-        return DEFAULT_DUCKDB_MEMORY_LIMIT
-    if not re.fullmatch(MEMORY_LIMIT_PATTERN, raw):
+    if raw is not None and not re.fullmatch(MEMORY_LIMIT_PATTERN, raw):
         raise ConfigError(f"{name}={raw!r} is not a size such as 512MB or 2GB (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
     return raw
 

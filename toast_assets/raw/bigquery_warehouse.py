@@ -47,7 +47,6 @@ from toast_assets.raw.warehouse import (
     RowValidator,
     WarehouseResource,
 )
-from toast_assets.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 
 # Lake prefix of the per-run load files (give it a lifecycle rule; they are an audit trail).
 LOADS_PREFIX = "_loads"
@@ -117,8 +116,9 @@ class BigQueryWarehouseResource(WarehouseResource):
         "None: the load job uploads the file itself.",
     )
     parse_memory_limit: str | None = Field(
-        default=DEFAULT_DUCKDB_MEMORY_LIMIT,
-        description="DuckDB's memory while it parses the run's files before the load jobs (TOAST_DUCKDB_MEMORY_LIMIT).",
+        default=None,
+        description="DuckDB's memory while it parses the run's files before the load jobs (TOAST_DUCKDB_MEMORY_LIMIT). "
+        "None: a share per DuckDB thread (duckdb_warehouse.default_memory_limit).",
     )
 
     # -- plumbing ----------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from toast_assets.raw.warehouse import (
     RowValidator,
     WarehouseResource,
 )
-from toast_assets.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, MEMORY_LIMIT_PATTERN
+from toast_assets.settings import DUCKDB_MEMORY_FLOOR_MB, DUCKDB_MEMORY_PER_THREAD_MB, MEMORY_LIMIT_PATTERN
 
 _SQL_TYPES = {"text": "VARCHAR", "date": "DATE", "int": "BIGINT", "timestamp": "TIMESTAMP"}
 
@@ -155,7 +155,7 @@ class DuckDBWarehouseResource(WarehouseResource):
     """Raw tables in a DuckDB file (`TOAST_DUCKDB_PATH`)."""
 
     database: str
-    memory_limit: str | None = DEFAULT_DUCKDB_MEMORY_LIMIT  # TOAST_DUCKDB_MEMORY_LIMIT; None: DuckDB's own default
+    memory_limit: str | None = None  # TOAST_DUCKDB_MEMORY_LIMIT; None: default_memory_limit for DuckDB's threads
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -276,22 +276,33 @@ def memory_limit_named(memory_limit: str | None) -> Iterator[None]:
     try:
         yield
     except duckdb.OutOfMemoryException as exc:
-        limit = f"TOAST_DUCKDB_MEMORY_LIMIT={memory_limit}" if memory_limit else "DuckDB's default memory limit"
+        limit = (
+            f"TOAST_DUCKDB_MEMORY_LIMIT={memory_limit}"
+            if memory_limit
+            else f"the default limit ({DUCKDB_MEMORY_PER_THREAD_MB}MB per DuckDB thread, at least {DUCKDB_MEMORY_FLOOR_MB}MB)"
+        )
         raise LoadMemoryError(
             f"DuckDB ran out of memory under {limit}: set TOAST_DUCKDB_MEMORY_LIMIT higher (e.g. 1GB), "
             f"or load fewer dates per run. DuckDB: {exc}"
         ) from exc
 
 
+def default_memory_limit(threads: int) -> str:
+    """The cap when TOAST_DUCKDB_MEMORY_LIMIT is unset: a share for each of DuckDB's threads."""
+    return f"{max(DUCKDB_MEMORY_FLOOR_MB, threads * DUCKDB_MEMORY_PER_THREAD_MB)}MB"
+
+
 def limit_memory(conn: duckdb.DuckDBPyConnection, memory_limit: str | None) -> None:
-    """Cap DuckDB's memory on this connection's database (TOAST_DUCKDB_MEMORY_LIMIT).
+    """Cap DuckDB's memory on this connection's database (TOAST_DUCKDB_MEMORY_LIMIT; unset,
+    `default_memory_limit` for the threads DuckDB runs with).
 
     Beyond the limit DuckDB writes buffers and the run's uncommitted rows to a temporary
     folder beside the database. The limit must still hold what one statement pins; a load that
     needs more fails with `LoadMemoryError` and rolls back.
     """
     if memory_limit is None:
-        return
+        threads = conn.execute("SELECT current_setting('threads')").fetchone()
+        memory_limit = default_memory_limit(int(threads[0]) if threads else 1)
     if not re.fullmatch(MEMORY_LIMIT_PATTERN, memory_limit.strip()):
         raise ValueError(f"DuckDB memory limit {memory_limit!r} is not a size such as 512MB or 2GB")
     conn.execute(f"SET memory_limit = '{memory_limit.strip()}'")
