@@ -301,8 +301,8 @@ def limit_memory(conn: duckdb.DuckDBPyConnection, memory_limit: str | None) -> N
     needs more fails with `LoadMemoryError` and rolls back.
     """
     if memory_limit is None:
-        threads = conn.execute("SELECT current_setting('threads')").fetchone()
-        memory_limit = default_memory_limit(int(threads[0]) if threads else 1)
+        (threads,) = conn.execute("SELECT current_setting('threads')").fetchone()
+        memory_limit = default_memory_limit(int(threads))
     if not re.fullmatch(MEMORY_LIMIT_PATTERN, memory_limit.strip()):
         raise ValueError(f"DuckDB memory limit {memory_limit!r} is not a size such as 512MB or 2GB")
     conn.execute(f"SET memory_limit = '{memory_limit.strip()}'")
