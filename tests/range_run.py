@@ -148,3 +148,35 @@ def first_batch_fails(storage_class: type) -> Iterator[list[int]]:
         yield failed
     finally:
         storage_class._store_asset_event_tags = original
+
+
+@contextmanager
+def ids_not_where_expected(storage_class: type) -> Iterator[list[int]]:
+    """Every multi-row insert of a batch's rows hears from `last_insert_rowid()` one past the
+    row it inserted, as if another writer's row sat among the batch's: the range the storage
+    then counts holds one row fewer than it inserted. A stand-in for what SQLite's write lock
+    prevents, so it cannot be provoked for real; yields a one-item list counting such answers."""
+    original = storage_class._insert_event_rows
+    shifted = [0]
+
+    def shifting(self: object, conn: object, rows: list) -> list[int]:
+        real = conn.exec_driver_sql
+
+        def exec_driver_sql(statement: str, *args: object) -> object:
+            result = real(statement, *args)
+            if statement == "SELECT last_insert_rowid()":
+                shifted[0] += 1
+                return real("SELECT ?", (result.scalar_one() + 1,))
+            return result
+
+        conn.exec_driver_sql = exec_driver_sql
+        try:
+            return original(self, conn, rows)
+        finally:
+            del conn.exec_driver_sql
+
+    storage_class._insert_event_rows = shifting
+    try:
+        yield shifted
+    finally:
+        storage_class._insert_event_rows = original

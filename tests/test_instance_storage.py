@@ -24,7 +24,7 @@ import yaml
 from connection_count import chatty_job, chatty_run_config, run_counting_connections
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from range_run import count_writes, first_batch_fails, range_runs
+from range_run import count_writes, first_batch_fails, ids_not_where_expected, range_runs
 from run_failure_race import ReexecutionReader, handed_after_a_read_in_between, started_run
 
 from toast_assets.lib.instance_storage import (
@@ -207,6 +207,23 @@ def test_a_failed_batch_leaves_nothing_behind_and_dagster_stores_its_events_once
     with first_batch_fails(PooledSqliteEventLogStorage) as failed:
         state, _, _ = range_runs(project)
     assert failed == [1]
+    assert state == stock_state
+
+
+def test_a_batch_whose_ids_are_not_the_last_given_is_taken_back_and_stored_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's rows go to SQLite in one executemany, and their ids are taken to be the
+    last ones SQLite gave. Were another row among them, the count over that range finds
+    fewer rows than were inserted: each such batch fails instead of pointing the asset and
+    check rows at the wrong events, and Dagster stores its events one by one, each once."""
+    stock, project = _home(tmp_path, "stock", False), _home(tmp_path, "project", True)
+    monkeypatch.setenv("DAGSTER_HOME", str(stock))
+    stock_state, _, _ = range_runs(stock)
+    monkeypatch.setenv("DAGSTER_HOME", str(project))
+    with ids_not_where_expected(PooledSqliteEventLogStorage) as shifted:
+        state, _, _ = range_runs(project)
+    assert shifted[0] >= 2  # the first batch of each run, at least
     assert state == stock_state
 
 

@@ -16,9 +16,10 @@ and before it starts each asset's planned materialization and each check's plann
 execution once per date: 30 dates of the daily job are 2,850 events, written one by one in
 five statements over two transactions each. Dagster hands such events to the storage in
 batches when its event batch size is set (`BatchedEventsInstance` sets it); the storages
-below write a batch in one multi-row insert per table and one transaction per database,
-leaving the same rows (`AssetEventBatches`). Measured on 30 dates of one location: the
-run's time outside the assets' code 27 s -> 8 s.
+below write a batch in one insert per table and one transaction per database, leaving the
+same rows (`AssetEventBatches`): on PostgreSQL a multi-row insert, on SQLite an executemany
+(compiling SQLAlchemy's multi-row insert cost more than SQLite's writing it). Measured on
+30 dates of one location: the run's time outside the assets' code 27 s -> 8 s.
 
 A step also writes events nothing reads back while the step runs: its outputs, its check
 results and its log messages (the daily job's dbt step, about 300 of a run's 530). Each was
@@ -81,7 +82,7 @@ PG_POOL_RECYCLE_SECONDS = 3600
 # Events of one batch Dagster buffers before writing (DAGSTER_EVENT_BATCH_SIZE overrides):
 # a range run's materializations of one asset, or its planned events, in one write each.
 EVENT_BATCH_SIZE = 1000
-# Rows per multi-row insert: 7 bound values a row, well inside SQLite's 32,766.
+# Rows per insert: a multi-row insert binds 7 values a row, well inside SQLite's 32,766.
 INSERT_CHUNK_ROWS = 500
 # Events written together; anything else in a batch is written on its own, in order.
 ASSET_EVENT_TYPES = frozenset(
@@ -130,7 +131,7 @@ RUN_FAILURE_SETTLE_SECONDS = 60.0
 
 class AssetEventBatches(SqlEventLogStorage):
     """`store_event_batch` for Dagster's SQL event log storages: consecutive events of one run
-    in one multi-row insert per table and one transaction per database. Dagster's own writes
+    in one insert per table and one transaction per database. Dagster's own writes
     event by event (SQLite), or batches only materializations (PostgreSQL), and serializes a
     planned check once per business date of the run.
 
@@ -179,10 +180,7 @@ class AssetEventBatches(SqlEventLogStorage):
     def _store_index_rows(
         self, conn: sa.Connection, chunk: list[tuple[EventLogEntry, dict[str, Any]]], checks_stored: bool
     ) -> None:
-        # One multi-row statement (an executemany with RETURNING goes row by row on SQLite):
-        # its ids ascend in the rows' order, and come back in any order.
-        insert = SqlEventLogStorageTable.insert().values([row for _, row in chunk])
-        event_ids = sorted(r[0] for r in conn.execute(insert.returning(SqlEventLogStorageTable.c.id)).fetchall())
+        event_ids = self._insert_event_rows(conn, [row for _, row in chunk])
         if len(event_ids) != len(chunk) or None in event_ids:
             raise RuntimeError(f"stored {len(event_ids)} of {len(chunk)} events of run {chunk[0][0].run_id}")
         stored = [(event, row, event_id) for (event, row), event_id in zip(chunk, event_ids)]
@@ -199,6 +197,14 @@ class AssetEventBatches(SqlEventLogStorage):
         for evaluation in stored:
             if evaluation[0].dagster_event_type == CHECK_EVALUATION:
                 self._record_check_evaluation(conn, *evaluation)
+
+    def _insert_event_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
+        """The rows into the event log table in one statement; their ids, in the rows' order.
+
+        A multi-row INSERT … RETURNING (an executemany with RETURNING goes row by row): its
+        ids ascend in the rows' order, and come back in any order."""
+        insert = SqlEventLogStorageTable.insert().values(rows).returning(SqlEventLogStorageTable.c.id)
+        return sorted(r[0] for r in conn.execute(insert).fetchall())
 
     def _has_check_table(self) -> bool:
         """`supports_asset_checks`, a schema lookup Dagster repeats per check event, done until it
@@ -565,15 +571,32 @@ class PooledSqliteEventLogStorage(SettledRunFailures, DeferredStepEvents, Sqlite
 
     def _store_run_rows(self, run_id: str, rows: list[dict[str, Any]]) -> list[int]:
         # The run's own database holds every event; the index mirrors its asset and check events.
-        table = SqlEventLogStorageTable
         with self.run_connection(run_id) as conn:
-            return [
-                r[0]
-                for start in range(0, len(rows), INSERT_CHUNK_ROWS)
-                for r in conn.execute(
-                    table.insert().values(rows[start : start + INSERT_CHUNK_ROWS]).returning(table.c.id)
-                )
-            ]
+            return self._insert_event_rows(conn, rows)
+
+    def _insert_event_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
+        """SQLite's executemany, values converted as SQLAlchemy converts them: compiling a
+        multi-row INSERT cost more than writing it, about 1 ms a row (a year's run writes
+        30,000). The ids are the last `len(rows)` given: SQLite numbers new rows past the
+        largest id, and the transaction holds the database's write lock from its first
+        insert to its commit. A count over that id range confirms it; otherwise the batch
+        fails, and its events are stored one by one."""
+        columns = list(rows[0])
+        if any(row.keys() != rows[0].keys() for row in rows):
+            return super()._insert_event_rows(conn, rows)
+        table = SqlEventLogStorageTable
+        processors = [table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for name in columns]
+        values = [
+            tuple(process(row[name]) if process else row[name] for name, process in zip(columns, processors)) for row in rows
+        ]
+        names = ", ".join(f'"{name}"' for name in columns)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})", values)
+        last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+        first = last - len(rows) + 1
+        stored = conn.exec_driver_sql(f"SELECT count(*) FROM {table.name} WHERE id BETWEEN ? AND ?", (first, last)).scalar_one()
+        if stored != len(rows):
+            raise RuntimeError(f"ids of {len(rows)} stored events are not {first}..{last} ({stored} found there)")
+        return list(range(first, last + 1))
 
     def _remove_run_rows(self, run_id: str, ids: list[int]) -> None:
         table = SqlEventLogStorageTable
