@@ -16,6 +16,9 @@ from toast_assets.sftp.client import HostKeyError, SftpAuthError
 from toast_assets.sftp.resources import ToastSftpResource, is_transient
 
 LANDING_GROUP = "toast_landing"
+# The deliveries table of a run over many business dates lists the dates with a location
+# missing, at most this many; each date's materialization carries the whole table.
+DELIVERY_TABLE_ROWS = 31
 
 LANDING_SPECS = [
     dg.AssetSpec(
@@ -124,15 +127,26 @@ def _metadata(entity: str, file_name: str, report: LandingReport, expected: list
     delivered = defaultdict(set)
     for location_id, business_date in stats.locations if stats else set():
         delivered[business_date].add(location_id)
-    rows = []
+    rows, complete = [], 0
     for d in report.dates:
         folders = report.locations_by_date.get(d, set())
         no_folder = sorted(set(expected) - folders)
         no_file = sorted(folders - delivered.get(d, set()))
-        rows.append(f"| {d} | {len(delivered.get(d, ()))} | {', '.join(no_folder) or '–'} | {', '.join(no_file) or '–'} |")
+        if no_folder or no_file or len(report.dates) <= DELIVERY_TABLE_ROWS:
+            rows.append(f"| {d} | {len(delivered.get(d, ()))} | {', '.join(no_folder) or '–'} | {', '.join(no_file) or '–'} |")
+        else:
+            complete += 1
     table = "\n".join(
-        [f"| business date | locations with {file_name} | no export folder | folder without this file |", "|---|---|---|---|", *rows]
+        [
+            f"| business date | locations with {file_name} | no export folder | folder without this file |",
+            "|---|---|---|---|",
+            *rows[:DELIVERY_TABLE_ROWS],
+        ]
     )
+    if len(rows) > DELIVERY_TABLE_ROWS:
+        table += f"\n\n{len(rows) - DELIVERY_TABLE_ROWS} more business date(s) with a location missing: the `files_complete` check on toast_raw/file_manifest lists each."
+    if complete:
+        table += f"\n\n{complete} other business date(s): a folder and {file_name} from every expected location."
     found = sorted({loc for loc, _ in stats.locations} if stats else set())
     return {
         "files": dg.MetadataValue.int(files),
