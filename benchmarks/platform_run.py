@@ -9,6 +9,12 @@ single-run backfill policy), with the real resources. Everything it reports come
 run itself: step timings (RunStepStats), materialization metadata, the event log, plus
 the time spent inside user code per step and the process's peak memory.
 
+What the process does after the run, reading the run's record for this report, is the
+benchmark's own bookkeeping: its time is reported (`bookkeeping_seconds`) and taken out of
+the run's wall time, and the peak memory is read before it. A year's run has about 30,000
+events; reading them all back cost seconds and memory that no production run spends, so
+they are read in pages and only counted.
+
 The time inside user code is measured by wrapping Dagster's `execute_core_compute` so each
 pull from a step's compute generator is timed: what the run spends outside those pulls is
 Dagster's own work (planning, resources, event handling and storage). If a Dagster upgrade
@@ -28,6 +34,7 @@ from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 COMPUTE_SECONDS: dict[str, float] = defaultdict(float)
+EVENT_PAGE = 2_000
 
 
 def _patch_compute_timer() -> bool:
@@ -106,6 +113,7 @@ def run(spec: dict) -> dict:
     run_started = time.perf_counter()
     result = job.execute_in_process(**kwargs)
     run_finished = time.perf_counter()
+    peak_rss_bytes = _vm_hwm_bytes()
 
     run_id = result.run_id
     stats = instance.get_run_stats(run_id)
@@ -125,10 +133,7 @@ def run(spec: dict) -> dict:
         mat = event.step_materialization_data.materialization
         materializations["/".join(mat.asset_key.path)] = {k: _metadata_value(v) for k, v in mat.metadata.items()}
     checks = result.get_asset_check_evaluations()
-    events = instance.get_records_for_run(run_id, limit=1_000_000).records
-    dbt_invocations = sum(
-        1 for r in events if r.event_log_entry.user_message and "dbt build for business dates" in r.event_log_entry.user_message
-    )
+    events, dbt_invocations = _count_events(instance, run_id)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     own = resource.getrusage(resource.RUSAGE_SELF)
     return {
@@ -142,15 +147,32 @@ def run(spec: dict) -> dict:
         "run_record_seconds": (stats.end_time or 0) - (stats.launch_time or stats.start_time or 0),
         "steps": steps,
         "compute_timer": timer_installed,
-        "events": len(events),
+        "events": events,
         "dbt_invocations": dbt_invocations,
         "checks_failed": sorted(f"{'/'.join(c.asset_key.path)}:{c.check_name}" for c in checks if not c.passed),
         "checks": len(checks),
         "materializations": materializations,
-        "peak_rss_bytes": _vm_hwm_bytes(),
+        "peak_rss_bytes": peak_rss_bytes,
+        "bookkeeping_peak_rss_bytes": _vm_hwm_bytes(),
         "peak_rss_children_bytes": children.ru_maxrss * 1024,
         "cpu_seconds": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime,
+        "bookkeeping_seconds": time.perf_counter() - run_finished,
     }
+
+
+def _count_events(instance, run_id: str) -> tuple[int, int]:
+    """The run's events, and its dbt invocations (their log line), read a page at a time."""
+    events = dbt_invocations = 0
+    cursor = None
+    while True:
+        page = instance.get_records_for_run(run_id, cursor=cursor, limit=EVENT_PAGE)
+        events += len(page.records)
+        dbt_invocations += sum(
+            1 for r in page.records if r.event_log_entry.user_message and "dbt build for business dates" in r.event_log_entry.user_message
+        )
+        if not page.has_more:
+            return events, dbt_invocations
+        cursor = page.cursor
 
 
 def main(argv: list[str]) -> int:
