@@ -780,6 +780,9 @@ def test_terraform_settings_load_as_the_gcs_lake_and_bigquery(environment: str, 
     assert config.bigquery.raw_dataset == tfvars.get("raw_dataset_id", variables()["raw_dataset_id"]["default"])
     assert config.bigquery.location == tfvars.get("bigquery_location", variables()["bigquery_location"]["default"])
     assert config.bigquery.api_endpoint is None
+    # Not DuckDB's default, which follows the node's cores past the run pods' memory request.
+    assert config.duckdb_memory_limit is not None
+    assert config.duckdb_memory_limit == tfvars.get("duckdb_memory_limit", variables()["duckdb_memory_limit"]["default"])
 
 
 def test_compose_and_helm_settings_load_as_the_gcs_lake_and_bigquery(tmp_path: Path) -> None:

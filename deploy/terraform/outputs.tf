@@ -7,17 +7,18 @@ locals {
   # No credentials: on GKE Workload Identity, on a VM its service account (TOAST_GCP_KEYFILE
   # stays unset and the code uses Application Default Credentials).
   platform_settings = {
-    TOAST_SFTP_HOST      = var.sftp_host
-    TOAST_SFTP_PORT      = tostring(var.sftp_port)
-    TOAST_SFTP_USERNAME  = var.sftp_username
-    TOAST_SFTP_ROOT      = var.sftp_root
-    TOAST_EXPORT_IDS     = join(",", var.export_ids)
-    TOAST_START_DATE     = var.first_business_date
-    TOAST_LAKE_URL       = local.lake_url
-    TOAST_WAREHOUSE      = "bigquery"
-    TOAST_GCP_PROJECT    = var.project_id
-    TOAST_BQ_RAW_DATASET = var.raw_dataset_id
-    TOAST_BQ_LOCATION    = var.bigquery_location
+    TOAST_SFTP_HOST           = var.sftp_host
+    TOAST_SFTP_PORT           = tostring(var.sftp_port)
+    TOAST_SFTP_USERNAME       = var.sftp_username
+    TOAST_SFTP_ROOT           = var.sftp_root
+    TOAST_EXPORT_IDS          = join(",", var.export_ids)
+    TOAST_START_DATE          = var.first_business_date
+    TOAST_LAKE_URL            = local.lake_url
+    TOAST_WAREHOUSE           = "bigquery"
+    TOAST_GCP_PROJECT         = var.project_id
+    TOAST_BQ_RAW_DATASET      = var.raw_dataset_id
+    TOAST_BQ_LOCATION         = var.bigquery_location
+    TOAST_DUCKDB_MEMORY_LIMIT = var.duckdb_memory_limit # DuckDB's default follows the node's cores, not the pods' memory
   }
   toast_settings = merge(
     local.platform_settings,

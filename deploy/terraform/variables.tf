@@ -98,6 +98,17 @@ variable "quality_partition_expiration_days" {
   default     = 400
 }
 
+variable "duckdb_memory_limit" {
+  description = "TOAST_DUCKDB_MEMORY_LIMIT: DuckDB's memory while a run pod parses its files before the BigQuery load jobs. Set, because DuckDB's default follows the node's cores (128MB a thread) and passes the run pods' 2 GiB request on nodes of more than 16 cores."
+  type        = string
+  default     = "1GB"
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?\\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", var.duckdb_memory_limit))
+    error_message = "duckdb_memory_limit is a size such as 1GB or 1536MiB."
+  }
+}
+
 variable "reader_members" {
   description = "IAM members (e.g. group:analysts@example.com) who may query the marts, reference and quality datasets."
   type        = list(string)
