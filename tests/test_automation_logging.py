@@ -2,9 +2,12 @@
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
 
 from toast_assets.lib.logging import JsonLinesHandler, default_destination, record_fields
@@ -70,3 +73,59 @@ def test_a_run_writes_json_lines_through_the_instance_config(tmp_path: Path) -> 
     assert mine["step"] == "landed" and mine["level"] == "INFO"
     client = next(line for line in lines if line["message"].startswith("connected to SFTP"))
     assert client["run_id"] == result.run_id and client["logger"] == "toast_assets.sftp.client"
+
+
+def _numbered_lines(paths: list[Path]) -> list[tuple[int, int]]:
+    """(writer, number) of every line in these files."""
+    found = []
+    for path in paths:
+        for line in path.read_text().splitlines():
+            writer, number = json.loads(line)["message"].split(":")
+            found.append((int(writer), int(number)))
+    return found
+
+
+def test_the_file_rotates_at_its_size_and_keeps_the_newest_backups(tmp_path: Path) -> None:
+    log_file = tmp_path / "toast.jsonl"
+    handler = JsonLinesHandler(str(log_file), max_bytes=2_000, backups=2)
+    for number in range(200):
+        handler.emit(_record(f"0:{number}"))
+    files = sorted(tmp_path.glob("toast.jsonl*"))
+    assert [f.name for f in files] == ["toast.jsonl", "toast.jsonl.1", "toast.jsonl.2", "toast.jsonl.lock"]
+    kept = [log_file, Path(f"{log_file}.2"), Path(f"{log_file}.1")]
+    line_size = len(log_file.read_text().splitlines()[0]) + 1
+    for path in kept[1:]:
+        assert 2_000 <= path.stat().st_size < 2_000 + line_size  # rotated once full, not before
+    # The newest lines, in order and without a gap; the oldest are gone with the third file.
+    numbers = sorted(number for _, number in _numbered_lines(kept))
+    assert numbers == list(range(numbers[0], 200)) and numbers[0] > 0
+
+
+def test_processes_writing_at_once_lose_no_line_to_rotation(tmp_path: Path) -> None:
+    """Four processes append to one file that rotates every few dozen lines; every line of
+    every process is in exactly one of the files afterwards."""
+    log_file = tmp_path / "toast.jsonl"
+    writers, lines = 4, 400
+    script = (
+        "import logging, sys\n"
+        "from toast_assets.lib.logging import JsonLinesHandler\n"
+        f"handler = JsonLinesHandler({str(log_file)!r}, max_bytes=8_000, backups=1000)\n"
+        f"for number in range({lines}):\n"
+        "    handler.emit(logging.makeLogRecord({'name': 'dagster', 'levelno': 20, 'levelname': 'INFO', 'msg': f'{sys.argv[1]}:{number}'}))\n"
+    )
+    processes = [subprocess.Popen([sys.executable, "-c", script, str(w)], cwd=PROJECT_ROOT) for w in range(writers)]
+    assert [p.wait(timeout=120) for p in processes] == [0] * writers
+    rotated = [p for p in tmp_path.glob("toast.jsonl*") if not p.name.endswith(".lock")]
+    assert len(rotated) > 10, "the test must rotate many times while the writers run"
+    found = _numbered_lines(rotated)
+    assert sorted(found) == [(w, n) for w in range(writers) for n in range(lines)]
+
+
+def test_rotation_settings_come_from_the_environment_and_bad_ones_are_named() -> None:
+    from toast_assets.lib.logging import rotation_settings
+
+    assert rotation_settings({}) == (100 * 1024 * 1024, 5)
+    assert rotation_settings({"TOAST_LOG_MAX_MB": "20", "TOAST_LOG_BACKUPS": "3"}) == (20 * 1024 * 1024, 3)
+    for name, value in (("TOAST_LOG_MAX_MB", "0"), ("TOAST_LOG_MAX_MB", "1GB"), ("TOAST_LOG_BACKUPS", "0")):
+        with pytest.raises(ValueError, match=f"{name}='{value}'"):
+            rotation_settings({name: value})

@@ -18,10 +18,19 @@ Each line carries `ts`, `level`, `logger`, `message`, and when known `run_id`, `
 partition tags; locations from an `extra={"location": ...}` on the call or, failing that,
 from the message text ("location 185129"), which every message of this code base names.
 
-    TOAST_LOG_FILE   where the lines go: a file path, or `-` for standard error (containers).
-                     Default: $DAGSTER_HOME/logs/toast.jsonl, standard error without DAGSTER_HOME.
+    TOAST_LOG_FILE      where the lines go: a file path, or `-` for standard error (containers).
+                        Default: $DAGSTER_HOME/logs/toast.jsonl, standard error without DAGSTER_HOME.
+    TOAST_LOG_MAX_MB    size at which the file is rotated (default 100): toast.jsonl becomes
+                        toast.jsonl.1, the older ones move up by one.
+    TOAST_LOG_BACKUPS   rotated files kept (default 5, at least 1); the oldest is dropped.
+
+The daemon, the webserver and every run process append to the same file, so the process that
+finds it full rotates it under a lock file beside it (`toast.jsonl.lock`) and the others see
+that it already has. A line written while the file is renamed lands in the renamed file: no
+line is lost to a rotation, only to the retention the two settings choose.
 """
 
+import fcntl
 import json
 import logging
 import os
@@ -35,6 +44,10 @@ from pathlib import Path
 from typing import Any
 
 ENV_LOG_FILE = "TOAST_LOG_FILE"
+ENV_LOG_MAX_MB = "TOAST_LOG_MAX_MB"
+ENV_LOG_BACKUPS = "TOAST_LOG_BACKUPS"
+DEFAULT_LOG_MAX_MB = 100
+DEFAULT_LOG_BACKUPS = 5
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -115,16 +128,42 @@ def default_destination(env: Mapping[str, str] | None = None) -> str:
     return str(Path(home) / "logs" / "toast.jsonl") if home else "-"
 
 
+def _positive_setting(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ValueError(f"{name}={raw!r}: expected a whole number of at least {minimum}")
+    return value
+
+
+def rotation_settings(env: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """(bytes at which the file rotates, rotated files kept), from the environment."""
+    env = os.environ if env is None else env
+    max_mb = _positive_setting(env, ENV_LOG_MAX_MB, DEFAULT_LOG_MAX_MB, 1)
+    return max_mb * 1024 * 1024, _positive_setting(env, ENV_LOG_BACKUPS, DEFAULT_LOG_BACKUPS, 1)
+
+
 class JsonLinesHandler(logging.Handler):
-    """Appends one JSON line per record to a file (or standard error with `-`).
+    """Appends one JSON line per record to a file (or standard error with `-`), rotating the
+    file when it reaches `max_bytes` and keeping `backups` rotated files.
 
     The file is opened per line: several run processes append to it at once, and Dagster
     rebuilds its handlers for every run, so no handle is kept open between records.
     """
 
-    def __init__(self, path: str | None = None, level: int | str = logging.NOTSET) -> None:
+    def __init__(
+        self, path: str | None = None, level: int | str = logging.NOTSET, max_bytes: int | None = None, backups: int | None = None
+    ) -> None:
         super().__init__(level)
         self.path = path or default_destination()
+        default_max, default_backups = rotation_settings()
+        self.max_bytes = max_bytes or default_max
+        self.backups = max(1, backups or default_backups)
         self.setFormatter(JsonLinesFormatter())
         self._write_lock = threading.Lock()
 
@@ -138,7 +177,32 @@ class JsonLinesHandler(logging.Handler):
                     return
                 target = Path(self.path)
                 target.parent.mkdir(parents=True, exist_ok=True)
+                if _size(target) >= self.max_bytes:
+                    self._rotate(target)
                 with target.open("a", encoding="utf-8") as handle:
                     handle.write(line)
         except Exception:  # noqa: BLE001 - logging must never break a run; logging reports it itself
             self.handleError(record)
+
+    def _rotate(self, target: Path) -> None:
+        """toast.jsonl -> toast.jsonl.1 -> … -> toast.jsonl.<backups>, the last one dropped; under
+        the lock file, and only if no other process rotated it since this one looked."""
+        with open(f"{target}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if _size(target) < self.max_bytes:
+                    return
+                for number in range(self.backups - 1, 0, -1):
+                    older = Path(f"{target}.{number}")
+                    if older.exists():
+                        os.replace(older, f"{target}.{number + 1}")
+                os.replace(target, f"{target}.1")
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
