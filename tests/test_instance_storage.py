@@ -15,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import dagster as dg
@@ -194,18 +196,27 @@ def test_a_range_run_stores_what_dagster_stores_in_writes_per_run_not_per_date(
     assert long - short <= 2, (short, long)
 
 
+def _range_runs_stock_and_under(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: Callable[[type], AbstractContextManager[list[int]]]
+) -> tuple[dict, dict, list[int]]:
+    """The range runs' stored state with Dagster's stock storage, the same with the project's
+    storage while `fault` is in place, and the fault's count."""
+    stock, project = _home(tmp_path, "stock", False), _home(tmp_path, "project", True)
+    monkeypatch.setenv("DAGSTER_HOME", str(stock))
+    stock_state, _, _ = range_runs(stock)
+    monkeypatch.setenv("DAGSTER_HOME", str(project))
+    with fault(PooledSqliteEventLogStorage) as count:
+        state, _, _ = range_runs(project)
+    return stock_state, state, count
+
+
 def test_a_failed_batch_leaves_nothing_behind_and_dagster_stores_its_events_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A batch failing after its rows reached the run's database and the index is taken
     back from both; Dagster then stores its events one by one: the same rows as Dagster's
     stock storage, none twice."""
-    stock, project = _home(tmp_path, "stock", False), _home(tmp_path, "project", True)
-    monkeypatch.setenv("DAGSTER_HOME", str(stock))
-    stock_state, _, _ = range_runs(stock)
-    monkeypatch.setenv("DAGSTER_HOME", str(project))
-    with first_batch_fails(PooledSqliteEventLogStorage) as failed:
-        state, _, _ = range_runs(project)
+    stock_state, state, failed = _range_runs_stock_and_under(tmp_path, monkeypatch, first_batch_fails)
     assert failed == [1]
     assert state == stock_state
 
@@ -217,12 +228,7 @@ def test_a_batch_whose_ids_are_not_the_last_given_is_taken_back_and_stored_one_b
     last ones SQLite gave. Were another row among them, the count over that range finds
     fewer rows than were inserted: each such batch fails instead of pointing the asset and
     check rows at the wrong events, and Dagster stores its events one by one, each once."""
-    stock, project = _home(tmp_path, "stock", False), _home(tmp_path, "project", True)
-    monkeypatch.setenv("DAGSTER_HOME", str(stock))
-    stock_state, _, _ = range_runs(stock)
-    monkeypatch.setenv("DAGSTER_HOME", str(project))
-    with ids_not_where_expected(PooledSqliteEventLogStorage) as shifted:
-        state, _, _ = range_runs(project)
+    stock_state, state, shifted = _range_runs_stock_and_under(tmp_path, monkeypatch, ids_not_where_expected)
     assert shifted[0] >= 2  # the first batch of each run, at least
     assert state == stock_state
 

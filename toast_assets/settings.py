@@ -104,7 +104,9 @@ def _require(env: Mapping[str, str], name: str, hint: str) -> str:
     return value
 
 
-def _number(env: Mapping[str, str], name: str, default: float, cast: type = float, low: float = 0) -> float:
+def number_setting(env: Mapping[str, str], name: str, default: float, cast: type = float, low: float = 0) -> float:
+    """The number `name` sets in `env` (cast with `cast`), `default` when unset; a ConfigError
+    naming the setting when it is not a number or not above `low`."""
     raw = _get(env, name)
     if raw is None:
         return default
@@ -186,7 +188,7 @@ def _lake(env: Mapping[str, str]) -> tuple[str, GcsLakeConfig | None]:
 def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
     env = os.environ if env is None else env
     hint = "set it to your Toast SFTP export login, or run `make demo` and `source .demo/toast.env`"
-    port = int(_number(env, "TOAST_SFTP_PORT", 22, int))
+    port = int(number_setting(env, "TOAST_SFTP_PORT", 22, int))
     if port > 65535:
         raise ConfigError(f"TOAST_SFTP_PORT={port} is not a TCP port (1-65535)")
     key_path = _existing_file(env, "TOAST_SFTP_PRIVATE_KEY_PATH")
@@ -217,9 +219,9 @@ def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
         known_hosts_path=known_hosts,
         host_key_fingerprint=fingerprint,
         root=_get(env, "TOAST_SFTP_ROOT") or "/",
-        connect_timeout=_number(env, "TOAST_SFTP_CONNECT_TIMEOUT", 15.0),
-        read_timeout=_number(env, "TOAST_SFTP_READ_TIMEOUT", 60.0),
-        connections=_number(env, "TOAST_SFTP_CONNECTIONS", DEFAULT_SFTP_CONNECTIONS, int),
+        connect_timeout=number_setting(env, "TOAST_SFTP_CONNECT_TIMEOUT", 15.0),
+        read_timeout=number_setting(env, "TOAST_SFTP_READ_TIMEOUT", 60.0),
+        connections=number_setting(env, "TOAST_SFTP_CONNECTIONS", DEFAULT_SFTP_CONNECTIONS, int),
     )
 
     export_ids = tuple(x.strip() for x in (_get(env, "TOAST_EXPORT_IDS") or "").split(",") if x.strip())
@@ -232,7 +234,7 @@ def load_config(env: Mapping[str, str] | None = None) -> ToastConfig:
     warehouse = warehouse_name(env)
     bigquery = bigquery_config(env) if warehouse == "bigquery" else None
 
-    threshold = _number(env, "TOAST_QUARANTINE_THRESHOLD", 0.001, float, low=-1)
+    threshold = number_setting(env, "TOAST_QUARANTINE_THRESHOLD", 0.001, float, low=-1)
     if not 0 <= threshold < 1:
         raise ConfigError(f"TOAST_QUARANTINE_THRESHOLD={threshold} must be a share between 0 and 1 (0.001 = 0.1%)")
 

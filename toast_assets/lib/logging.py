@@ -43,6 +43,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from toast_assets.settings import number_setting
+
 ENV_LOG_FILE = "TOAST_LOG_FILE"
 ENV_LOG_MAX_MB = "TOAST_LOG_MAX_MB"
 ENV_LOG_BACKUPS = "TOAST_LOG_BACKUPS"
@@ -128,24 +130,11 @@ def default_destination(env: Mapping[str, str] | None = None) -> str:
     return str(Path(home) / "logs" / "toast.jsonl") if home else "-"
 
 
-def _positive_setting(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise ValueError(f"{name}={raw!r}: expected a whole number of at least {minimum}")
-    return value
-
-
 def rotation_settings(env: Mapping[str, str] | None = None) -> tuple[int, int]:
     """(bytes at which the file rotates, rotated files kept), from the environment."""
     env = os.environ if env is None else env
-    max_mb = _positive_setting(env, ENV_LOG_MAX_MB, DEFAULT_LOG_MAX_MB, 1)
-    return max_mb * 1024 * 1024, _positive_setting(env, ENV_LOG_BACKUPS, DEFAULT_LOG_BACKUPS, 1)
+    max_mb = number_setting(env, ENV_LOG_MAX_MB, DEFAULT_LOG_MAX_MB, int)
+    return int(max_mb) * 1024 * 1024, int(number_setting(env, ENV_LOG_BACKUPS, DEFAULT_LOG_BACKUPS, int))
 
 
 class JsonLinesHandler(logging.Handler):
