@@ -32,6 +32,10 @@ import sys  # noqa: E402
 from collections import defaultdict  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 COMPUTE_SECONDS: dict[str, float] = defaultdict(float)
 EVENT_PAGE = 2_000
@@ -160,7 +164,7 @@ def run(spec: dict) -> dict:
     }
 
 
-def _count_events(instance, run_id: str) -> tuple[int, int]:
+def _count_events(instance: "DagsterInstance", run_id: str) -> tuple[int, int]:
     """The run's events, and its dbt invocations (their log line), read a page at a time."""
     events = dbt_invocations = 0
     cursor = None

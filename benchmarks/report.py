@@ -567,7 +567,9 @@ def markdown(results: dict, targets: list[Target], analysis: dict) -> str:
         f"{config['busy_threshold']:.0%} are discarded and re-run (up to {config['max_extra_rounds']} extra); if the "
         "machine never quietens, the least busy rounds are kept and flagged above.",
         "- Ratios are ratios of minima. \"work\" is the time inside the reference process without interpreter start; "
-        "the platform's wall time includes its interpreter start and imports. Orchestration is the run's time outside "
+        "the platform's wall time includes its interpreter start and imports and ends with the run: the process's "
+        "reading of the run's record for this report afterwards is left out (since ff0f854; a year's run has about "
+        "30,000 events to read). Orchestration is the run's time outside "
         "the assets' and checks' own code (Dagster's planning, resources, event handling and storage).",
         "- Peak RSS: summed resident memory of the path's process tree (the platform and its dbt subprocess), sampled "
         "every 50 ms.",
