@@ -24,9 +24,9 @@ from the message text ("location 185129"), which every message of this code base
                         toast.jsonl.1, the older ones move up by one.
     TOAST_LOG_BACKUPS   rotated files kept (default 5, at least 1); the oldest is dropped.
 
-The daemon, the webserver and every run process append to the same file, so the process that
-finds it full rotates it under a lock file beside it (`toast.jsonl.lock`) and the others see
-that it already has. A line written while the file is renamed lands in the renamed file: no
+Run processes append to the same file at the same time, so the process that finds it full
+rotates it under a lock file beside it (`toast.jsonl.lock`) and the others see that it
+already has. A line written while the file is renamed lands in the renamed file: no
 line is lost to a rotation, only to the retention the two settings choose.
 """
 
