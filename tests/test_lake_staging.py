@@ -90,3 +90,26 @@ def test_the_gcs_lake_removes_its_own_stale_staged_files_only(tmp_path: Path) ->
         assert staged.parent == local and staged.exists()
     assert not staged.exists()
     assert not stale.exists() and fresh.exists() and foreign.exists()
+
+
+def test_the_gcs_lake_removes_download_folders_a_killed_load_left_a_day_ago(tmp_path: Path) -> None:
+    """A raw load downloads the lake's files into a folder it removes when it ends; a killed
+    load's folder stays. The next load removes such folders once they are a day old, and
+    keeps a fresh one (another load's, in use) and other tools' folders."""
+    local = tmp_path / "staged"
+    lake = GcsLakeResource(bucket="toast-lake", gcs=GcsClientResource(project="toast"), local_dir=str(local))
+    folders = {}
+    for name, age in (("toast-lake-killed", STALE_STAGED_SECONDS + 60), ("toast-lake-running", 60), ("other-tool", STALE_STAGED_SECONDS * 10)):
+        leftover(local / name / "order_details" / "20260302", "OrderDetails.csv", age)
+        stamp = time.time() - age
+        os.utime(local / name, (stamp, stamp))
+        folders[name] = local / name
+    staged_file = leftover(local, "toast-lake-old.part", STALE_STAGED_SECONDS + 60)
+    with lake.local_paths([]) as paths:
+        assert paths == {}
+        in_use = [p for p in local.iterdir() if p.name.startswith("toast-lake-") and p not in folders.values()]
+        assert len(in_use) == 2  # this load's folder, and the stale staged file left for staging_file
+    assert not folders["toast-lake-killed"].exists()
+    assert folders["toast-lake-running"].exists() and folders["other-tool"].exists()
+    assert staged_file.exists(), "staged files are staging_file's to remove"
+    assert sorted(p.name for p in local.iterdir()) == ["other-tool", "toast-lake-old.part", "toast-lake-running"]

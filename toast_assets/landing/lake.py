@@ -37,13 +37,18 @@ _STAGING_PRUNE_INTERVAL_SECONDS = 3600.0  # a folder is looked through at most t
 _last_pruned: dict[tuple[str, str], float] = {}
 
 
-def remove_stale_staged(folder: str | Path, pattern: str = "*.part", older_than: float = STALE_STAGED_SECONDS) -> None:
-    """Remove the files matching `pattern` in `folder` not modified for `older_than` seconds.
+def remove_stale_staged(
+    folder: str | Path, pattern: str = "*.part", older_than: float = STALE_STAGED_SECONDS, folders: bool = False
+) -> None:
+    """Remove the files (with `folders`, the folders and what they hold) matching `pattern` in
+    `folder` not modified for `older_than` seconds.
 
     A landing removes its staged file when the download is committed or fails; a landing
     process that is killed (a deploy, the out-of-memory killer) cannot, and each one left a
     partial download in the staging folder for good. Called when a landing stages a file, and
-    at most once an hour per folder, so a night's thousands of files do not each list it.
+    at most once an hour per folder, so a night's thousands of files do not each list it. The
+    same holds for the folders a raw load downloads a lake's files into: removed when the load
+    ends, left behind when its process is killed.
     """
     key = (str(folder), pattern)
     now = time.time()
@@ -52,7 +57,11 @@ def remove_stale_staged(folder: str | Path, pattern: str = "*.part", older_than:
     _last_pruned[key] = now
     for path in Path(folder).glob(pattern):
         try:
-            if path.is_file() and not path.is_symlink() and path.stat().st_mtime < now - older_than:
+            if path.is_symlink() or path.stat().st_mtime >= now - older_than:
+                continue
+            if folders and path.is_dir():
+                shutil.rmtree(path)
+            elif not folders and path.is_file():
                 path.unlink()
         except OSError:
             continue  # removed meanwhile, or not ours to remove: leave it
