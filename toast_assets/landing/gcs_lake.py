@@ -202,8 +202,9 @@ class GcsLakeResource(LakeResource):
     @contextmanager
     def local_paths(self, keys: list[str]) -> Iterator[dict[str, str]]:
         # A day old: a load killed before it could remove its folder (the files are in the lake).
-        remove_stale_staged(self._local_dir() or tempfile.gettempdir(), "toast-lake-*", folders=True)
-        with tempfile.TemporaryDirectory(prefix="toast-lake-", dir=self._local_dir()) as folder:
+        local_dir = self._local_dir()
+        remove_stale_staged(local_dir or tempfile.gettempdir(), "toast-lake-*", folders=True)
+        with tempfile.TemporaryDirectory(prefix="toast-lake-", dir=local_dir) as folder:
             paths: dict[str, str] = {}
             for key in keys:
                 target = Path(folder, *check_key(key).split("/"))

@@ -581,9 +581,7 @@ class PooledSqliteEventLogStorage(SettledRunFailures, DeferredStepEvents, Sqlite
         largest id, and the transaction holds the database's write lock from its first
         insert to its commit. A count over that id range confirms it; otherwise the batch
         fails, and its events are stored one by one."""
-        columns = list(rows[0])
-        if any(row.keys() != rows[0].keys() for row in rows):
-            return super()._insert_event_rows(conn, rows)
+        columns = list(rows[0])  # Dagster's `_event_to_row` gives every row the same keys
         table = SqlEventLogStorageTable
         processors = [table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for name in columns]
         values = [

@@ -150,9 +150,10 @@ class JsonLinesHandler(logging.Handler):
     ) -> None:
         super().__init__(level)
         self.path = path or default_destination()
-        default_max, default_backups = rotation_settings()
-        self.max_bytes = max_bytes or default_max
-        self.backups = max(1, backups or default_backups)
+        if max_bytes is None or backups is None:  # the environment's, read only when needed
+            default_max, default_backups = rotation_settings()
+            max_bytes, backups = max_bytes or default_max, backups or default_backups
+        self.max_bytes, self.backups = max_bytes, max(1, backups)
         self.setFormatter(JsonLinesFormatter())
         self._write_lock = threading.Lock()
 
