@@ -27,6 +27,7 @@ from benchmarks.measure import Measurement, PathFailed, run_measured, summary
 from benchmarks.servers import PostgresServer, ServerError, SshdServer, start_postgres, start_sshd
 from benchmarks.workloads import PARTITIONS_START, Config, Tree, TreeSpec, ensure_tree
 from toast_assets.contract import file_for_name
+from toast_assets.dbt.project import DBT_BUILD_EXCLUDE_ARGS, DBT_PROJECT_DIR, DUCKDB_TARGET, dbt_executable
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 Log = Callable[[str], None]
@@ -283,6 +284,30 @@ class References:
         return self._child("direct_sql", spec, round_no)
 
 
+    def dbt_startup(self, state: PlatformState, round_no: int) -> Measurement:
+        """dbt's start-up alone: the platform's `dbt build`, with its project, profile and
+        log format, selecting no node. It starts from the parse state its previous round kept,
+        as the platform's dbt does; what is left is imports, reading the project and profile,
+        the parse state and the graph. Part of every run, whatever the data."""
+        target = self.folder / "dbt_startup"
+        target.mkdir(exist_ok=True)  # kept between rounds: the warm-up leaves the parse state
+        env = {
+            **self.bench.env,
+            **state.env(),
+            "TOAST_DUCKDB_PATH": str(self.folder / "dbt_startup.duckdb"),
+            "DBT_LOG_FORMAT": "json",  # as dagster-dbt runs dbt
+            "DBT_TARGET_PATH": str(target),
+            "DBT_LOG_PATH": str(target),
+        }
+        command = [
+            dbt_executable(), "build", *DBT_BUILD_EXCLUDE_ARGS, "--select", "path:no_such_path",
+            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target", DUCKDB_TARGET,
+        ]  # fmt: skip
+        measurement = run_measured("dbt_startup", command, env, DBT_PROJECT_DIR, (), self.bench.logfile(f"{self.name}-dbt_startup"))
+        measurement.round = round_no
+        return measurement
+
+
 # ------------------------------------------------------------------ rounds
 
 
@@ -435,6 +460,7 @@ def day_workload(bench: Bench) -> dict:
         "duckdb_bare": refs.duckdb_bare,
         "direct_sql": refs.direct_sql,
         "pandas_per_file": refs.pandas_per_file,
+        "dbt_startup": lambda r: refs.dbt_startup(state, r),
     }
     warmups: dict[str, Callable[[int], Measurement]] = {}
     if bench.postgres is not None:

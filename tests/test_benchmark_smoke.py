@@ -20,7 +20,7 @@ from benchmarks.runner import merge_results, run_benchmark
 from benchmarks.workloads import TINY, TreeSpec, ensure_tree
 from toast_assets.contract import file_for_name
 
-REFERENCE_PATHS = ("sftp_cli", "duckdb_bare", "direct_sql", "pandas_per_file")
+REFERENCE_PATHS = ("sftp_cli", "duckdb_bare", "direct_sql", "pandas_per_file", "dbt_startup")
 # One real platform run (imports, a Dagster run, one dbt build) plus the references: a minute
 # or two on a quiet machine, more on a busy one.
 pytestmark = pytest.mark.timeout(1800)
@@ -95,6 +95,12 @@ def test_reference_paths_read_what_the_platform_loaded(bench: tuple[dict, Path, 
     sftp = paths["sftp_cli"]["detail_of_fastest"]
     assert sftp["files"] == platform["files_landed"] == day["tree"]["files"]
     assert sftp["bytes"] == platform["bytes_landed"] == day["tree"]["bytes"]
+
+    # dbt's start-up: the platform's dbt, on the platform's project, with no node selected.
+    events = [json.loads(line) for line in (workdir / "logs" / f"day{TINY.day_locations}-dbt_startup.log").read_text().splitlines() if line.startswith("{")]
+    names = [e["info"]["name"] for e in events]
+    assert "MainReportVersion" in names and "NothingToDo" in names, sorted(set(names))
+    assert not {"NodeStart", "LogTestResult", "LogModelResult"} & set(names), "no node ran"
 
     # The direct SQL rebuilt the marts of the date on a copy: the same rows as dbt built.
     direct = paths["direct_sql"]["detail_of_fastest"]

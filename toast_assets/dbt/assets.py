@@ -14,14 +14,10 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslatorSettings, dbt_assets
 
 from toast_assets.dbt.partition_vars import partition_window_env, partition_window_vars
-from toast_assets.dbt.project import DUCKDB_TARGET, toast_dbt_project
+from toast_assets.dbt.project import DBT_BUILD_EXCLUDE_ARGS, DUCKDB_TARGET, toast_dbt_project
 from toast_assets.dbt.resources import ToastDbtCliResource
 from toast_assets.dbt.translator import ToastDbtTranslator
 from toast_assets.partitions import DAILY_PARTITIONS
-
-# dbt unit tests check model logic on fixed rows: they run in CI (tests/test_dbt_marts.py),
-# not in every partition run.
-DBT_BUILD_EXCLUDE_ARGS = ("--exclude-resource-type", "unit_test")
 
 TOAST_DBT_TRANSLATOR = ToastDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
