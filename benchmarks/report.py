@@ -371,6 +371,10 @@ def targets_table(targets: list[Target]) -> str:
     return "\n".join(lines)
 
 
+# Paths that move no rows (a start-up alone): no rows/s or MB/s.
+NO_DATA_PATHS = frozenset({"dbt_startup"})
+
+
 def _paths_table(workload: dict, rows: int | None = None, size: int | None = None) -> str:
     lines = [
         "| path | wall min / median / max (s) | work min (s) | CPU min (s) | peak RSS (MB) | rows/s | MB/s |",
@@ -380,8 +384,9 @@ def _paths_table(workload: dict, rows: int | None = None, size: int | None = Non
         wall = entry["wall_seconds"]
         work = entry.get("work_seconds", {}).get("min")
         basis = work if work else wall["min"]
-        per_s = f"{rows / basis:,.0f}" if rows and basis and not name.startswith("sftp") and "empty" not in name else ""
-        mb_s = f"{size / MB / basis:.1f}" if size and basis and "empty" not in name else ""
+        moves_data = "empty" not in name and name not in NO_DATA_PATHS
+        per_s = f"{rows / basis:,.0f}" if rows and basis and moves_data and not name.startswith("sftp") else ""
+        mb_s = f"{size / MB / basis:.1f}" if size and basis and moves_data else ""
         lines.append(
             f"| {name} | {wall['min']:.2f} / {wall['median']:.2f} / {wall['max']:.2f} | {_s(work, '')} | "
             f"{entry['cpu_seconds']['min']:.1f} | {entry['peak_rss_bytes']['max'] / MB:.0f} | {per_s} | {mb_s} |"
