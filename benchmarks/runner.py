@@ -283,7 +283,6 @@ class References:
         }
         return self._child("direct_sql", spec, round_no)
 
-
     def dbt_startup(self, state: PlatformState, round_no: int) -> Measurement:
         """dbt's start-up alone: the platform's `dbt build`, with its project, profile and
         log format, selecting no node. It starts from the parse state its previous round kept,
@@ -303,7 +302,9 @@ class References:
             dbt_executable(), "build", *DBT_BUILD_EXCLUDE_ARGS, "--select", "path:no_such_path",
             "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target", DUCKDB_TARGET,
         ]  # fmt: skip
-        measurement = run_measured("dbt_startup", command, env, DBT_PROJECT_DIR, (), self.bench.logfile(f"{self.name}-dbt_startup"))
+        measurement = run_measured(
+            "dbt_startup", command, env, DBT_PROJECT_DIR, (), self.bench.logfile(f"{self.name}-dbt_startup")
+        )
         measurement.round = round_no
         return measurement
 

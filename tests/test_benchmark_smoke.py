@@ -97,8 +97,8 @@ def test_reference_paths_read_what_the_platform_loaded(bench: tuple[dict, Path, 
     assert sftp["bytes"] == platform["bytes_landed"] == day["tree"]["bytes"]
 
     # dbt's start-up: the platform's dbt, on the platform's project, with no node selected.
-    events = [json.loads(line) for line in (workdir / "logs" / f"day{TINY.day_locations}-dbt_startup.log").read_text().splitlines() if line.startswith("{")]
-    names = [e["info"]["name"] for e in events]
+    log = workdir / "logs" / f"day{TINY.day_locations}-dbt_startup.log"
+    names = [json.loads(line)["info"]["name"] for line in log.read_text().splitlines() if line.startswith("{")]
     assert "MainReportVersion" in names and "NothingToDo" in names, sorted(set(names))
     assert not {"NodeStart", "LogTestResult", "LogModelResult"} & set(names), "no node ran"
 
