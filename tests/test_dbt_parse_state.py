@@ -93,6 +93,10 @@ def test_a_failed_runs_folder_is_kept_for_inspection_then_removed(tmp_path: Path
         os.utime(folder, (stamp, stamp))
 
     latest = failed_run()
+    # dbt's text log, as dbt writes it by hand, not the JSON dagster-dbt has dbt print.
+    log = (latest / "dbt.log").read_text()
+    assert "[info ] [MainThread]: Running with dbt=" in log and "no_such_macro" in log, log[:500]
+    assert not log.lstrip().startswith("{"), log[:500]
     assert not expired.exists(), "a failed run's folder older than the retention is removed"
     assert recent.exists() and (recent / "dbt.log").is_file(), "a failed run within the retention is kept"
     assert (unrelated / "keep.txt").read_text() == "an operator's file"

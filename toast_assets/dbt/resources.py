@@ -42,7 +42,8 @@ class ToastDbtCliResource(DbtCliResource):
 
     def cli_with_env(self, args: Sequence[str], env: Mapping[str, str], **kwargs: Any) -> DbtCliInvocation:
         """`cli` with extra environment variables for this one dbt process, starting from the
-        parse state this deployment's previous run kept (see `keep_parse_state`).
+        parse state this deployment's previous run kept (see `keep_parse_state`), with dbt's
+        text log file (LOG_FILE_FORMAT).
 
         dagster-dbt builds the subprocess's environment from `os.environ` inside `cli`, which
         starts the process before returning; the variables are set for that call only.
@@ -60,7 +61,8 @@ class ToastDbtCliResource(DbtCliResource):
                 shutil.copyfile(kept, target_path / PARTIAL_PARSE_FILE)
         except OSError:
             pass  # dbt parses in full, as without a kept state
-        with _environment(env):
+        file_format = {} if LOG_FILE_FORMAT_VAR in os.environ else LOG_FILE_FORMAT
+        with _environment({**file_format, **env}):
             return self.cli(args, context=context, target_path=target_path, **kwargs)
 
     def keep_parse_state(self, invocation: DbtCliInvocation) -> None:
@@ -71,7 +73,7 @@ class ToastDbtCliResource(DbtCliResource):
         re-parsed the whole project (~6 s). The state is kept per profile (under
         `target/parse_state/<hash of the profile's settings>/`), written atomically, so
         deployments or tests sharing the project folder do not undo each other's. The run's
-        folder (manifest, run results, logs: ~6 MB a run) is removed; a failed run never gets
+        folder (manifest, run results, logs: ~5 MB a run) is removed; a failed run never gets
         here and keeps its folder for inspection, for RUN_FOLDER_RETENTION_DAYS
         (`prune_failed_run_folders`). A read-only project folder (an image) only loses the saving.
         """
@@ -102,6 +104,11 @@ class ToastDbtCliResource(DbtCliResource):
         return _project_target_path(Path(self.project_dir)) / "parse_state" / key / PARTIAL_PARSE_FILE
 
 
+# dagster-dbt has dbt print JSON (DBT_LOG_FORMAT=json), which dbt also applies to its log file
+# unless told otherwise: a failed run's kept dbt.log would be 3 MB of JSON lines. It stays dbt's
+# own text log, as dbt writes it when run by hand (an operator's DBT_LOG_FORMAT_FILE wins).
+LOG_FILE_FORMAT_VAR = "DBT_LOG_FORMAT_FILE"
+LOG_FILE_FORMAT = {LOG_FILE_FORMAT_VAR: "debug"}
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 PROFILE_ENV_VAR = re.compile(r"env_var\(\s*['\"]([A-Za-z0-9_]+)['\"]")
 
@@ -117,7 +124,7 @@ KEPT_PARSE_STATES = 8  # profiles whose parse state is kept (the most recently u
 
 
 # A failed dbt run's folder (its dbt.log with every statement, run results, compiled SQL;
-# ~6 MB) is kept this long for inspection, then removed by a later dbt invocation.
+# ~5 MB) is kept this long for inspection, then removed by a later dbt invocation.
 RUN_FOLDER_RETENTION_DAYS = 14
 # dagster-dbt's run folders: `<op>-<run id[:7]>-<uuid[:7]>`, or `<uuid[:7]>` without a context.
 RUN_FOLDER_NAME = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*-[0-9a-f]{7}-)?[0-9a-f]{7}")
