@@ -28,7 +28,7 @@ from benchmarks.servers import PostgresServer, ServerError, SshdServer, start_po
 from benchmarks.workloads import PARTITIONS_START, Config, Tree, TreeSpec, ensure_tree
 from toast_assets.contract import file_for_name
 from toast_assets.dbt.project import DBT_BUILD_EXCLUDE_ARGS, DBT_PROJECT_DIR, DUCKDB_TARGET, dbt_executable
-from toast_assets.dbt.resources import LOG_FILE_FORMAT
+from toast_assets.dbt.resources import log_file_format_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 Log = Callable[[str], None]
@@ -296,7 +296,7 @@ class References:
             **state.env(),
             "TOAST_DUCKDB_PATH": str(self.folder / "dbt_startup.duckdb"),
             "DBT_LOG_FORMAT": "json",  # as dagster-dbt runs dbt, and the platform's log file
-            **LOG_FILE_FORMAT,
+            **log_file_format_env(),
             "DBT_TARGET_PATH": str(target),
             "DBT_LOG_PATH": str(target),
         }

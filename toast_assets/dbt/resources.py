@@ -43,7 +43,7 @@ class ToastDbtCliResource(DbtCliResource):
     def cli_with_env(self, args: Sequence[str], env: Mapping[str, str], **kwargs: Any) -> DbtCliInvocation:
         """`cli` with extra environment variables for this one dbt process, starting from the
         parse state this deployment's previous run kept (see `keep_parse_state`), with dbt's
-        text log file (LOG_FILE_FORMAT).
+        text log file (`log_file_format_env`).
 
         dagster-dbt builds the subprocess's environment from `os.environ` inside `cli`, which
         starts the process before returning; the variables are set for that call only.
@@ -61,8 +61,7 @@ class ToastDbtCliResource(DbtCliResource):
                 shutil.copyfile(kept, target_path / PARTIAL_PARSE_FILE)
         except OSError:
             pass  # dbt parses in full, as without a kept state
-        file_format = {} if LOG_FILE_FORMAT_VAR in os.environ else LOG_FILE_FORMAT
-        with _environment({**file_format, **env}):
+        with _environment({**log_file_format_env(), **env}):
             return self.cli(args, context=context, target_path=target_path, **kwargs)
 
     def keep_parse_state(self, invocation: DbtCliInvocation) -> None:
@@ -108,7 +107,13 @@ class ToastDbtCliResource(DbtCliResource):
 # unless told otherwise: a failed run's kept dbt.log would be 3 MB of JSON lines. It stays dbt's
 # own text log, as dbt writes it when run by hand (an operator's DBT_LOG_FORMAT_FILE wins).
 LOG_FILE_FORMAT_VAR = "DBT_LOG_FORMAT_FILE"
-LOG_FILE_FORMAT = {LOG_FILE_FORMAT_VAR: "debug"}
+
+
+def log_file_format_env() -> dict[str, str]:
+    """The log file format a dbt process gets: the operator's, else dbt's text log ("debug")."""
+    return {LOG_FILE_FORMAT_VAR: os.environ.get(LOG_FILE_FORMAT_VAR, "debug")}
+
+
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 PROFILE_ENV_VAR = re.compile(r"env_var\(\s*['\"]([A-Za-z0-9_]+)['\"]")
 
